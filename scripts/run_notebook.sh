@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Run one notebook with papermill and print one progress line when it starts and when it ends.
+#   run_notebook.sh STEP PROFILE RUN ARCH   one cell of the study -> reports/PROFILE/RUN/ARCH/STEP.ipynb
+#   run_notebook.sh report PROFILE          the report notebook   -> reports/PROFILE/report.ipynb
+# The executed notebook only takes its final name when papermill succeeds, so `make` never
+# mistakes a failed run for a finished one; a failed run is kept as STEP.failed.ipynb.
+set -euo pipefail
+step=$1 profile=$2 run=${3:-} arch=${4:-}
+cd "$(dirname "$0")/.."
+if [ -n "$run" ]; then
+  out=reports/$profile/$run/$arch label="$profile/$run/$arch $step"
+  args=(-f params/base.yaml -f "params/runs/$run.yaml" -f "params/profiles/$profile.yaml" -p arch "$arch")
+else
+  out=reports/$profile label="$profile report"
+  args=(-p profile "$profile")
+fi
+mkdir -p "$out"
+log=$out/$step.log partial=$out/.$step.partial.ipynb
+start=$(date +%s)
+echo "[$(date +%H:%M:%S)] start $label"
+if .venv/bin/papermill "notebooks/$step.ipynb" "$partial" "${args[@]}" -k vae-report \
+     --no-progress-bar --log-output >"$log" 2>&1; then
+  mv "$partial" "$out/$step.ipynb"
+  rm -f "$out/$step.failed.ipynb"
+  echo "[$(date +%H:%M:%S)] done  $label in $(( $(date +%s) - start )) s"
+else
+  mv -f "$partial" "$out/$step.failed.ipynb" 2>/dev/null || true
+  echo "[$(date +%H:%M:%S)] FAILED $label after $(( $(date +%s) - start )) s" >&2
+  echo "  executed notebook: $out/$step.failed.ipynb   log: $log; its end:" >&2
+  grep -v '^\s*$' "$log" | tail -n 25 | sed 's/^/  | /' >&2
+  exit 1
+fi

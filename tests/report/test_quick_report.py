@@ -1,0 +1,51 @@
+"""The rendered quick report (`make test-report` renders it first) holds the whole study."""
+import base64
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "reports" / "quick"
+
+
+@pytest.fixture(scope="module")
+def html() -> str:
+    path = OUT / "report.html"
+    if not path.exists():
+        pytest.fail(f"{path} does not exist: run `make report PROFILE=quick` first")
+    return path.read_text()
+
+
+def test_tables_and_figures(html):
+    for n in range(1, 5):
+        assert f"Table {n}." in html, f"Table {n} missing"
+    for n in range(1, 8):
+        assert f"Figure {n}." in html, f"Figure {n} missing"
+    # every figure is an embedded image, not a link to a file
+    assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', html)) >= 7
+
+
+def test_seed_numbers_sit_beside_ours(html):
+    for seed_value in ("56.41", "33.79", "50.14", "8.52", "1157777"):
+        assert seed_value in html
+
+
+def test_all_fourteen_chains_are_playable_gifs(html):
+    gifs = re.findall(r'src="data:image/gif;base64,([A-Za-z0-9+/=]+)"', html)
+    assert len(gifs) == 14
+    for g in gifs:
+        data = base64.b64decode(g)
+        assert data[:6] in (b"GIF87a", b"GIF89a")
+        assert data.count(b"\x21\xf9\x04") > 2     # graphic control blocks: many frames
+        assert b"NETSCAPE2.0" in data              # looping animation
+
+
+def test_html_reads_offline_and_hides_code(html):
+    assert not re.search(r'<script[^>]+src="https?://', html), "a script is loaded from the web"
+    assert "import vae_core" not in html
+
+
+def test_pdf_exists():
+    pdf = OUT / "report.pdf"
+    assert pdf.exists() and pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 100_000

@@ -1,0 +1,97 @@
+import gzip
+import hashlib
+import shutil
+
+import pytest
+import torch
+
+import vae_core as vc
+from conftest import write_idx
+
+
+def test_loads_tiny_idx_folder_through_torchvision(tiny_mnist, tmp_path):
+    d = vc.load_mnist(root=tmp_path / "data", source=str(tiny_mnist), val_split=0.2, split_seed=0)
+    assert d.train.shape == (40, 784) and d.val.shape == (10, 784) and d.test.shape == (20, 784)
+    assert d.train.dtype == torch.float32 and d.train.min() >= 0 and d.train.max() <= 1
+    assert (tmp_path / "data" / "MNIST" / "raw" / "train-images-idx3-ubyte").exists()
+    # the split is a fixed permutation: same seed same split, other seed other split
+    again = vc.load_mnist(root=tmp_path / "data", source=str(tiny_mnist), split_seed=0)
+    other = vc.load_mnist(root=tmp_path / "data", source=str(tiny_mnist), split_seed=1)
+    assert torch.equal(d.val, again.val) and not torch.equal(d.val, other.val)
+    # train and validation partition the 50 training images
+    assert torch.equal(torch.cat([d.train_labels, d.val_labels]).sort().values,
+                       (torch.arange(50) % 10).sort().values)
+
+
+def test_raw_uncompressed_files_and_env_variable(tiny_mnist, tmp_path, monkeypatch):
+    raw_src = tmp_path / "raw_src"
+    raw_src.mkdir()
+    for gz in tiny_mnist.glob("*.gz"):
+        with gzip.open(gz) as fh:
+            (raw_src / gz.stem).write_bytes(fh.read())
+    monkeypatch.setenv("MNIST_SOURCE", str(raw_src))
+    d = vc.load_mnist(root=tmp_path / "data")
+    assert d.test.shape == (20, 784)
+
+
+def test_missing_file_is_named(tiny_mnist, tmp_path):
+    (tiny_mnist / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(vc.DataError, match="missing t10k-labels-idx1-ubyte.gz.*MNIST_SOURCE"):
+        vc.load_mnist(root=tmp_path / "data", source=str(tiny_mnist))
+
+
+def test_missing_folder_is_named(tmp_path):
+    with pytest.raises(vc.DataError, match="does not exist"):
+        vc.load_mnist(root=tmp_path / "data", source=str(tmp_path / "nowhere"))
+
+
+def test_truncated_idx_is_named(tiny_mnist, tmp_path):
+    images = torch.zeros(5, 28, 28)
+    path = write_idx(tiny_mnist / "train-images-idx3-ubyte", images, 2051, compress=False)
+    path.write_bytes(path.read_bytes()[:-100])
+    (tiny_mnist / "train-images-idx3-ubyte.gz").unlink()
+    with pytest.raises(vc.DataError, match="train-images-idx3-ubyte: .*truncated or corrupt"):
+        vc.load_mnist(root=tmp_path / "data", source=str(tiny_mnist))
+
+
+def test_truncated_gzip_is_named(tiny_mnist, tmp_path):
+    gz = tiny_mnist / "train-labels-idx1-ubyte.gz"
+    gz.write_bytes(gz.read_bytes()[:20])
+    with pytest.raises(vc.DataError, match="train-labels-idx1-ubyte.gz: cannot be read"):
+        vc.load_mnist(root=tmp_path / "data", source=str(tiny_mnist))
+
+
+def test_wrong_magic_is_named(tiny_mnist, tmp_path):
+    # labels where images should be
+    shutil.copy(tiny_mnist / "train-labels-idx1-ubyte.gz", tiny_mnist / "train-images-idx3-ubyte.gz")
+    with pytest.raises(vc.DataError, match="train-images-idx3-ubyte.gz: not an idx file.*2049"):
+        vc.load_mnist(root=tmp_path / "data", source=str(tiny_mnist))
+
+
+def test_checksum_mismatch_is_named(tiny_mnist, tmp_path):
+    lines = []
+    for f in sorted(tiny_mnist.glob("*.gz")):
+        lines.append(f"{hashlib.sha256(f.read_bytes()).hexdigest()}  {f.name}")
+    (tiny_mnist / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+    vc.load_mnist(root=tmp_path / "ok", source=str(tiny_mnist))  # matching sums pass
+    gz = tiny_mnist / "t10k-images-idx3-ubyte.gz"
+    write_idx(tiny_mnist / "t10k-images-idx3-ubyte", torch.ones(20, 28, 28), 2051)
+    with pytest.raises(vc.DataError, match="t10k-images-idx3-ubyte.gz: SHA-256 does not match"):
+        vc.load_mnist(root=tmp_path / "bad", source=str(tiny_mnist))
+    assert gz.exists()
+
+
+def test_corrupt_file_already_in_root_is_named(tiny_mnist, tmp_path, monkeypatch):
+    monkeypatch.delenv("MNIST_SOURCE", raising=False)
+    vc.load_mnist(root=tmp_path / "data", source=str(tiny_mnist))
+    raw = tmp_path / "data" / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
+    raw.write_bytes(raw.read_bytes()[:1000])
+    with pytest.raises(vc.DataError, match="t10k-images-idx3-ubyte: .*truncated"):
+        vc.load_mnist(root=tmp_path / "data", source=None)
+
+
+def test_real_mnist_shapes(mnist_source, tmp_path):
+    d = vc.load_mnist(root=tmp_path / "data", source=mnist_source)
+    assert d.train.shape == (48000, 784) and d.val.shape == (12000, 784)
+    assert d.test.shape == (10000, 784)
+    assert torch.bincount(d.test_labels).tolist()[:3] == [980, 1135, 1032]

@@ -1,0 +1,53 @@
+import pytest
+import torch
+
+import vae_core as vc
+
+
+@pytest.mark.parametrize("arch", list(vc.ARCHS))
+def test_parameter_counts_match_seed_table_2(arch):
+    for init in ("default", "kaiming"):
+        assert vc.count_parameters(vc.build_model(arch, init=init)) == vc.SEED_PARAM_COUNTS[arch]
+
+
+def test_decoder_mirrors_encoder():
+    m = vc.build_model("deep-512-256-128")
+    enc = [l.out_features for l in m.encoder if isinstance(l, torch.nn.Linear)]
+    dec = [l.out_features for l in m.decoder if isinstance(l, torch.nn.Linear)]
+    assert enc == [512, 256, 128] and dec == [128, 256, 512]
+    assert m.encoder_head.out_features == 128 and m.decoder_head.out_features == 784
+
+
+def test_kaiming_init_zero_bias_and_relu_gain():
+    torch.manual_seed(0)
+    m = vc.build_model("deep-512", init="kaiming")
+    layer = m.encoder[0]
+    assert torch.all(layer.bias == 0)
+    expected_std = (2.0 / 784) ** 0.5
+    assert layer.weight.std().item() == pytest.approx(expected_std, rel=0.05)
+    default = vc.build_model("deep-512")
+    assert not torch.all(default.encoder[0].bias == 0)
+
+
+def test_unknown_arch_and_init_are_refused():
+    with pytest.raises(ValueError, match="unknown architecture 'deep-1024'"):
+        vc.build_model("deep-1024")
+    with pytest.raises(ValueError, match="init must be"):
+        vc.VAE([128], init="xavier")
+
+
+def test_shapes_and_ranges():
+    m = vc.build_model("deep-256-128")
+    x = torch.rand(5, 784)
+    q = m.encode(x)
+    assert q.mean.shape == q.std.shape == (5, 64)
+    assert torch.all(q.std > 0)
+    mean = m.decode(q.sample())
+    assert mean.shape == (5, 784) and mean.min() >= 0 and mean.max() <= 1
+    assert m.decoder_std.item() == pytest.approx(1.0, rel=1e-5)
+
+
+def test_std_parameterisation_cannot_overflow_or_reach_zero():
+    huge = vc.positive_std(torch.tensor([-1e4, 0.0, 1e4, 1e30]), 1e-3)
+    assert torch.all(torch.isfinite(huge)) and torch.all(huge >= 1e-3)
+    assert torch.all(torch.isfinite(torch.log(huge)))

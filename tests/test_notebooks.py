@@ -1,0 +1,69 @@
+"""The step notebooks, run through papermill with tiny parameters on tiny idx files."""
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+
+import vae_core as vc
+
+ROOT = Path(__file__).resolve().parents[1]
+NB = ROOT / "notebooks"
+KERNEL = "vae-report"
+
+
+def _run(step, tmp_path, **params):
+    out = tmp_path / f"{step}.ipynb"
+    pm.execute_notebook(str(NB / f"{step}.ipynb"), str(out), parameters=params,
+                        kernel_name=KERNEL, progress_bar=False, cwd=str(tmp_path))
+    return nbformat.read(out, as_version=4)
+
+
+def _tiny(tmp_path, tiny_mnist):
+    return dict(arch="deep-128", run="r", profile="t", epochs=2, batch_size=8, train_subset=0,
+                eval_subset=0, iw_samples=3, chain_steps=4, chain_images=4, n_samples=9,
+                n_recon=4, eval_batch_size=7, mnist_source=str(tiny_mnist),
+                data_dir=str(tmp_path / "data"), reports_dir=str(tmp_path / "reports"),
+                checkpoints_dir=str(tmp_path / "ckpt"))
+
+
+def test_every_notebook_opens_with_a_sentence_then_its_parameters_cell():
+    for path in sorted(NB.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        kinds = [c.cell_type for c in nb.cells[:3]]
+        assert kinds == ["markdown", "markdown", "code"], path.name
+        assert "parameters" in nb.cells[2].metadata.get("tags", []), path.name
+        tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1, path.name
+        assert "check_params(globals())" in nb.cells[3].source or \
+            "start_notebook(globals())" in nb.cells[3].source, path.name
+
+
+def test_pipeline_steps_write_their_artifacts(tmp_path, tiny_mnist):
+    params = _tiny(tmp_path, tiny_mnist)
+    for step in vc.CELL_STEPS:
+        _run(step, tmp_path, **params)
+    cell = vc.load_cell("t", "r", "deep-128", str(tmp_path / "reports"))
+    assert len(cell["history"]) == 2
+    assert cell["01-train"]["n_params"] == vc.SEED_PARAM_COUNTS["deep-128"]
+    assert cell["02-elbo"]["test_iwae"] > cell["02-elbo"]["test_elbo"] - 50
+    assert len(cell["03-collapse"]["kl_per_dim"]) == 64
+    assert cell["samples"].shape == (9, 28, 28) and cell["reconstructions"].shape == (4, 28, 28)
+    assert cell["05-chain"]["steps"] == 4 and cell["gif"].stat().st_size > 0
+    prov = cell["02-elbo"]["provenance"]
+    assert prov["params"]["arch"] == "deep-128" and "torch" in prov["versions"]
+    assert (tmp_path / "ckpt" / "t" / "r" / "deep-128.pt").exists()
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"epoch": 3}, "unknown parameter(s) 'epoch' (did you mean 'epochs'?)"),
+    ({"arch": "deep-1024"}, "arch: unknown architecture 'deep-1024'"),
+    ({"batch_size": "64"}, "batch_size: expected int, got str"),
+])
+def test_bad_parameters_stop_the_notebook_in_its_first_cell(tmp_path, tiny_mnist, bad, message):
+    params = {**_tiny(tmp_path, tiny_mnist), **bad}
+    with pytest.raises(pm.PapermillExecutionError) as err:
+        _run("01-train", tmp_path, **params)
+    assert "ParameterError" in err.value.ename and message in err.value.evalue
+    assert err.value.exec_count == 2     # the cell right after the parameters cell
+    assert not (tmp_path / "ckpt").exists()

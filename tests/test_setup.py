@@ -1,0 +1,34 @@
+"""The pins live in requirements.txt; environment.yml must carry the same ones."""
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pins(lines):
+    return {m.group(1).lower(): m.group(2) for line in lines
+            if (m := re.match(r"^\s*([A-Za-z0-9_.\-]+)==([^\s#]+)", line))}
+
+
+def test_environment_yml_mirrors_requirements():
+    req = _pins((ROOT / "requirements.txt").read_text().splitlines())
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    deps = env["dependencies"]
+    assert "python=3.11" in deps
+    pip = next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
+    assert _pins(pip) == req
+    assert {"torch", "torchvision", "papermill", "nbconvert", "jupyterlab"} <= set(req)
+
+
+def test_importing_vae_core_has_no_side_effects(tmp_path):
+    import subprocess
+    import sys
+    code = ("import sys, torch; s = torch.get_rng_state(); import vae_core; "
+            "assert torch.equal(s, torch.get_rng_state()); "
+            "assert 'torchvision' not in sys.modules, 'torchvision imported eagerly'; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert out.stdout.strip() == "ok", out.stderr
+    assert not any(tmp_path.iterdir())

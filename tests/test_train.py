@@ -1,0 +1,95 @@
+import pytest
+import torch
+
+import vae_core as vc
+
+
+def _config(**kw):
+    base = dict(arch="deep-128", epochs=3, batch_size=32, seed=0, eval_batch_size=200)
+    base.update(kw)
+    return vc.TrainConfig(**base)
+
+
+def test_training_raises_the_elbo(blobs, tmp_path):
+    # 10 epochs x 16 steps of batch 32 = 160 steps, plus the first evaluation before training
+    model = vc.build_model("deep-128")
+    before = vc.evaluate_elbo(model, blobs[500:], seed=0)["elbo"]
+    cfg = _config(epochs=20, batch_size=32, lr=1e-3)
+    model, hist = vc.train(cfg, blobs[:500], blobs[500:], tmp_path / "c.pt", progress=False)
+    assert len(hist.epoch) == 20 and hist.epoch == list(range(1, 21))
+    assert hist.val_elbo[-1] > before + 100
+    assert hist.train_elbo[-1] > hist.train_elbo[0]
+    assert all(s > 0 for s in hist.seconds)
+
+
+def test_same_seed_same_numbers(blobs, tmp_path):
+    _, h1 = vc.train(_config(), blobs[:300], blobs[500:], tmp_path / "a.pt", progress=False)
+    _, h2 = vc.train(_config(), blobs[:300], blobs[500:], tmp_path / "b.pt", progress=False)
+    _, h3 = vc.train(_config(seed=1), blobs[:300], blobs[500:], tmp_path / "c.pt", progress=False)
+    assert h1.train_elbo == h2.train_elbo and h1.val_elbo == h2.val_elbo
+    assert h1.train_elbo != h3.train_elbo
+
+
+def test_kill_and_resume_reproduces_the_history(blobs, tmp_path):
+    full_model, full = vc.train(_config(epochs=4), blobs[:300], blobs[500:], tmp_path / "full.pt",
+                                progress=False)
+
+    def kill_after_two(epoch, history):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    ckpt = tmp_path / "resumed.pt"
+    with pytest.raises(KeyboardInterrupt):
+        vc.train(_config(epochs=4), blobs[:300], blobs[500:], ckpt, progress=False,
+                 on_epoch_end=kill_after_two)
+    assert len(vc.load_checkpoint(ckpt)["history"]["epoch"]) == 2
+    model, resumed = vc.train(_config(epochs=4), blobs[:300], blobs[500:], ckpt, progress=False)
+    assert resumed.train_elbo == full.train_elbo and resumed.val_elbo == full.val_elbo
+    for a, b in zip(model.parameters(), full_model.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_checkpoint_contents_and_reload(blobs, tmp_path):
+    meta = vc.provenance({"arch": "deep-128"})
+    model, hist = vc.train(_config(epochs=1), blobs[:100], blobs[500:], tmp_path / "c.pt",
+                           meta=meta, progress=False)
+    ckpt = vc.load_checkpoint(tmp_path / "c.pt")
+    assert set(ckpt) == {"model", "optimizer", "rng", "history", "config", "meta"}
+    assert ckpt["meta"]["versions"]["torch"] == torch.__version__.split("+")[0] or \
+        ckpt["meta"]["versions"]["torch"].startswith(torch.__version__.split("+")[0])
+    reloaded, _ = vc.load_model(tmp_path / "c.pt")
+    x = blobs[:5]
+    torch.testing.assert_close(vc.reconstruct(reloaded, x), vc.reconstruct(model, x))
+
+
+def test_checkpoint_of_another_config_is_refused(blobs, tmp_path):
+    vc.train(_config(epochs=1), blobs[:100], blobs[500:], tmp_path / "c.pt", progress=False)
+    with pytest.raises(ValueError, match="different config"):
+        vc.train(_config(epochs=1, lr=1e-3), blobs[:100], blobs[500:], tmp_path / "c.pt",
+                 progress=False)
+
+
+def test_non_finite_loss_names_epoch_and_step_and_keeps_checkpoint(blobs, tmp_path):
+    ckpt = tmp_path / "c.pt"
+    vc.train(_config(epochs=1), blobs[:96], blobs[500:], ckpt, progress=False)
+    good = vc.load_checkpoint(ckpt)
+    bad = blobs[:96].clone()
+    bad[70] = float("nan")   # batch 32, no shuffle guarantee: find the step it lands in
+    with pytest.raises(vc.NonFiniteLossError, match=r"epoch 1, step \d"):
+        vc.train(_config(epochs=2), bad, blobs[500:], ckpt, progress=False)
+    kept = vc.load_checkpoint(ckpt)
+    assert kept["history"] == good["history"]
+    for k, v in good["model"].items():
+        assert torch.equal(kept["model"][k], v)
+
+
+def test_missing_checkpoint_message(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run the training notebook"):
+        vc.load_model(tmp_path / "none.pt")
+
+
+def test_corrupt_checkpoint_message(tmp_path):
+    p = tmp_path / "c.pt"
+    p.write_bytes(b"not a checkpoint")
+    with pytest.raises(vc.DataError, match="unreadable.*delete it and retrain"):
+        vc.load_model(p)

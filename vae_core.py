@@ -1,0 +1,1145 @@
+"""Gaussian VAEs on MNIST: model, ELBO, data, training and evaluation for the report suite.
+
+This module is the one place for logic; the notebooks under ``notebooks/`` set up, call and plot.
+Importing it has no side effects: no data is loaded, no argument is parsed, no global RNG is touched.
+
+Conventions used throughout
+---------------------------
+* Images are flattened float32 tensors ``[N, 784]`` with pixels in ``[0, 1]`` (not standardised).
+* The ELBO is in nats per image (summed over the 784 pixels and the latent dimensions, averaged over
+  the batch) and *higher is better*. The Gaussian log-likelihood includes its normalising constant.
+* Every function that draws random numbers takes an explicit ``seed`` or ``torch.Generator``, so
+  the same seed gives the same numbers and evaluation never disturbs the training RNG.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import gzip
+import hashlib
+import json
+import math
+import os
+import platform
+import struct
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Literal, Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+
+# --------------------------------------------------------------------------------------------
+# Architectures (the seed's Table 2)
+# --------------------------------------------------------------------------------------------
+
+#: name -> encoder hidden sizes; the decoder uses them reversed.
+ARCHS: dict[str, list[int]] = {
+    "vanilla": [],
+    "deep-128": [128],
+    "deep-256": [256],
+    "deep-512": [512],
+    "deep-256-128": [256, 128],
+    "deep-512-256": [512, 256],
+    "deep-512-256-128": [512, 256, 128],
+}
+
+#: The seed's parameter counts (Table 2); our models must match them exactly.
+SEED_PARAM_COUNTS: dict[str, int] = {
+    "vanilla": 151441,
+    "deep-128": 226449,
+    "deep-256": 451985,
+    "deep-512": 903057,
+    "deep-256-128": 493201,
+    "deep-512-256": 1116561,
+    "deep-512-256-128": 1157777,
+}
+
+#: The seed's test ELBO (Tables 3 and 4), in the seed's own (unstated) units.
+SEED_TEST_ELBO: dict[str, dict[str, float]] = {
+    "original": {"vanilla": 35.60, "deep-128": 37.00, "deep-256": 48.29, "deep-512": 56.41,
+                 "deep-256-128": 38.20, "deep-512-256": 42.53, "deep-512-256-128": 33.79},
+    "retrained": {"vanilla": 35.92, "deep-128": 30.90, "deep-256": 50.14, "deep-512": 49.26,
+                  "deep-256-128": 13.43, "deep-512-256": 8.52, "deep-512-256-128": 25.45},
+}
+
+IMAGE_PIXELS = 28 * 28
+LOG_2PI = math.log(2 * math.pi)
+
+
+def arch_layers(arch: str) -> str:
+    """The seed's Table 2 notation for an architecture, e.g. ``784 → 256 → 64``."""
+    hidden = ARCHS[arch]
+    return " → ".join(str(n) for n in [IMAGE_PIXELS, *hidden, "z"])
+
+
+# --------------------------------------------------------------------------------------------
+# Model
+# --------------------------------------------------------------------------------------------
+
+# Floors for the two standard deviations. softplus grows linearly, so a std = floor + softplus(raw)
+# can neither overflow (exp of a large log-sigma is what sent the seed's sigma to infinity) nor
+# reach zero (log sigma -> -inf is what sent its likelihood and its samples to NaN).
+ENCODER_STD_FLOOR = 1e-4
+DECODER_STD_FLOOR = 1e-3
+
+
+def positive_std(raw: Tensor, floor: float) -> Tensor:
+    """Map an unconstrained tensor to a standard deviation in ``(floor, inf)`` without overflow."""
+    return F.softplus(raw) + floor
+
+
+def _inverse_positive_std(std: float, floor: float) -> float:
+    """The raw value that :func:`positive_std` maps to ``std`` (used to initialise sigma = 1)."""
+    y = std - floor
+    return y + math.log(-math.expm1(-y))
+
+
+def mlp(sizes: Sequence[int]) -> nn.Sequential:
+    """Linear layers between consecutive ``sizes`` with a ReLU after each (the trunk of a coder)."""
+    layers: list[nn.Module] = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(n_in, n_out), nn.ReLU()]
+    return nn.Sequential(*layers)
+
+
+@dataclass
+class Posterior:
+    """The diagonal Gaussian q(z|x): ``mean`` and ``std`` are ``[B, D]``."""
+
+    mean: Tensor
+    std: Tensor
+
+    @property
+    def logvar(self) -> Tensor:
+        return 2 * torch.log(self.std)
+
+    def sample(self, generator: torch.Generator | None = None) -> Tensor:
+        """Reparameterised draw ``z = mean + std * eps``, ``[B, D]``."""
+        eps = torch.randn(self.mean.shape, generator=generator, device=self.mean.device,
+                          dtype=self.mean.dtype)
+        return self.mean + self.std * eps
+
+
+class VAE(nn.Module):
+    """MLP VAE with a diagonal Gaussian encoder and a Gaussian decoder with one learned scalar sigma.
+
+    Encoder: ``784 → hidden… → 2·D`` (ReLU between layers); the last layer gives the mean and the
+    raw std of q(z|x) in one matrix multiply (same parameter count as two heads, one op fewer).
+    Decoder: ``D → reversed(hidden)… → 784``; its output goes through a sigmoid, so the pixel means
+    live in ``[0, 1]`` like the data. One scalar sigma is shared by all pixels.
+
+    Parameter count = the seed's Table 2 exactly (the extra 1 is the decoder's sigma).
+    """
+
+    def __init__(self, hidden: Sequence[int], latent_dim: int = 64,
+                 init: Literal["default", "kaiming"] = "default") -> None:
+        super().__init__()
+        if init not in ("default", "kaiming"):
+            raise ValueError(f"init must be 'default' or 'kaiming', got {init!r}")
+        self.hidden = list(hidden)
+        self.latent_dim = latent_dim
+        enc_sizes = [IMAGE_PIXELS, *self.hidden]
+        dec_sizes = [latent_dim, *reversed(self.hidden)]
+        self.encoder = mlp(enc_sizes)
+        self.encoder_head = nn.Linear(enc_sizes[-1], 2 * latent_dim)
+        self.decoder = mlp(dec_sizes)
+        self.decoder_head = nn.Linear(dec_sizes[-1], IMAGE_PIXELS)
+        # sigma = DECODER_STD_FLOOR + softplus(raw), initialised to sigma = 1.
+        self.decoder_raw_std = nn.Parameter(
+            torch.tensor(_inverse_positive_std(1.0, DECODER_STD_FLOOR)))
+        if init == "kaiming":
+            self.apply(_kaiming_init)
+
+    def encode(self, x: Tensor) -> Posterior:
+        """``x [B, 784]`` → q(z|x) with ``mean, std [B, D]``."""
+        mean, raw_std = self.encoder_head(self.encoder(x)).chunk(2, dim=-1)
+        return Posterior(mean, positive_std(raw_std, ENCODER_STD_FLOOR))
+
+    def decode(self, z: Tensor) -> Tensor:
+        """``z [B, D]`` → pixel means of p(x|z), ``[B, 784]`` in ``[0, 1]``."""
+        return torch.sigmoid(self.decoder_head(self.decoder(z)))
+
+    @property
+    def decoder_std(self) -> Tensor:
+        """The decoder's scalar sigma (0-dim tensor)."""
+        return positive_std(self.decoder_raw_std, DECODER_STD_FLOOR)
+
+    def sample_x(self, z: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Draw ``x ~ p(x|z) = N(decode(z), sigma² I)``, ``[B, 784]`` (not clipped)."""
+        mean = self.decode(z)
+        eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+        return mean + self.decoder_std * eps
+
+
+def _kaiming_init(module: nn.Module) -> None:
+    if isinstance(module, nn.Linear):
+        nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+        nn.init.zeros_(module.bias)
+
+
+def build_model(arch: str, latent_dim: int = 64, init: str = "default") -> VAE:
+    """The VAE of one of :data:`ARCHS` by name; a clear error for an unknown name."""
+    if arch not in ARCHS:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
+    return VAE(ARCHS[arch], latent_dim=latent_dim, init=init)  # type: ignore[arg-type]
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+# --------------------------------------------------------------------------------------------
+# ELBO
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class ELBOTerms:
+    """Per-image terms of the ELBO, in nats. ``elbo = log_lik - kl``.
+
+    ``log_lik [B]``: log N(x; mu(z), sigma² I) summed over pixels, one z per image.
+    ``kl_per_dim [B, D]``: closed-form KL(q(z|x) || N(0, I)) per latent dimension.
+    """
+
+    log_lik: Tensor
+    kl_per_dim: Tensor
+
+    @property
+    def kl(self) -> Tensor:
+        """``[B]``"""
+        return self.kl_per_dim.sum(-1)
+
+    @property
+    def elbo(self) -> Tensor:
+        """``[B]``"""
+        return self.log_lik - self.kl
+
+    @property
+    def loss(self) -> Tensor:
+        """Scalar to minimise: the negative ELBO averaged over the batch."""
+        return -self.elbo.mean()
+
+
+def gaussian_log_likelihood(x: Tensor, mean: Tensor, std: Tensor) -> Tensor:
+    """log N(x; mean, std² I) summed over the last axis, including -½·log 2π: ``[B, P] → [B]``.
+
+    ``std`` is a scalar or broadcastable to ``x``.
+    """
+    std = torch.as_tensor(std, dtype=x.dtype, device=x.device)
+    z = (x - mean) / std
+    per_pixel = -0.5 * z.square() - torch.log(std) - 0.5 * LOG_2PI
+    return per_pixel.expand_as(x).sum(-1)
+
+
+def kl_to_standard_normal(q: Posterior) -> Tensor:
+    """Closed-form KL(N(mean, std²) || N(0, 1)) per dimension, ``[B, D]``; always ≥ 0."""
+    var = q.std.square()
+    return 0.5 * (var + q.mean.square() - 1.0) - torch.log(q.std)
+
+
+def elbo_terms(model: VAE, x: Tensor, generator: torch.Generator | None = None) -> ELBOTerms:
+    """One-sample ELBO of ``x [B, 784]`` under ``model`` (reparameterised, differentiable)."""
+    q = model.encode(x)
+    z = q.sample(generator)
+    log_lik = gaussian_log_likelihood(x, model.decode(z), model.decoder_std)
+    return ELBOTerms(log_lik=log_lik, kl_per_dim=kl_to_standard_normal(q))
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------------
+
+MNIST_FILES: dict[str, tuple[int, int]] = {
+    # file name (torchvision's raw name) -> (idx magic number, number of dimensions)
+    "train-images-idx3-ubyte": (2051, 3),
+    "train-labels-idx1-ubyte": (2049, 1),
+    "t10k-images-idx3-ubyte": (2051, 3),
+    "t10k-labels-idx1-ubyte": (2049, 1),
+}
+
+MNIST_SOURCE_HELP = (
+    "Point MNIST_SOURCE (or the mnist_source parameter) at a folder holding the four original "
+    "idx files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], "
+    "t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]), or leave it unset on a machine "
+    "with internet access so torchvision downloads them."
+)
+
+
+class DataError(RuntimeError):
+    """A missing, truncated or corrupt data file; the message names the file and the fix."""
+
+
+def check_idx_bytes(data: bytes, expected_magic: int, expected_ndim: int, name: str) -> tuple[int, ...]:
+    """Validate an idx file's header against its length; return its shape.
+
+    idx layout: a big-endian int32 magic (0x0000 08 ndim for unsigned bytes), ``ndim`` big-endian
+    int32 sizes, then the data bytes.
+    """
+    if len(data) < 4:
+        raise DataError(f"{name}: file is empty or truncated ({len(data)} bytes). {MNIST_SOURCE_HELP}")
+    (magic,) = struct.unpack(">i", data[:4])
+    if magic != expected_magic:
+        raise DataError(f"{name}: not an idx file of the expected kind (magic number {magic}, "
+                        f"expected {expected_magic}); the file is corrupt or misnamed. "
+                        f"{MNIST_SOURCE_HELP}")
+    header = 4 + 4 * expected_ndim
+    if len(data) < header:
+        raise DataError(f"{name}: truncated header ({len(data)} bytes). {MNIST_SOURCE_HELP}")
+    shape = struct.unpack(f">{expected_ndim}i", data[4:header])
+    expected = header + math.prod(shape)
+    if len(data) != expected:
+        raise DataError(f"{name}: {len(data)} bytes but its header {shape} promises {expected}; "
+                        f"the file is truncated or corrupt. Replace it with a fresh copy. "
+                        f"{MNIST_SOURCE_HELP}")
+    return shape
+
+
+def _read_maybe_gz(path: Path) -> bytes:
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as fh:
+                return fh.read()
+        return path.read_bytes()
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise DataError(f"{path}: cannot be read ({exc}); the file is truncated or corrupt. "
+                        f"Replace it with a fresh copy. {MNIST_SOURCE_HELP}") from exc
+
+
+def _verify_checksums(source: Path) -> None:
+    """If the source folder has a SHA256SUMS file, check the files it lists."""
+    sums = source / "SHA256SUMS"
+    if not sums.exists():
+        return
+    for line in sums.read_text().splitlines():
+        if not line.strip():
+            continue
+        digest, name = line.split()[:2]
+        path = source / name.lstrip("*")
+        if path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            raise DataError(f"{path}: SHA-256 does not match {sums}; the file is corrupt. "
+                            f"Replace it with a fresh copy.")
+
+
+def install_mnist_source(source: str | os.PathLike, root: str | os.PathLike) -> Path:
+    """Place the idx files of ``source`` (gz or raw) where torchvision looks: ``root/MNIST/raw``.
+
+    Every file is validated (header vs length, and SHA256SUMS when the folder has one) before it
+    is written; files are written atomically so an interrupted copy never leaves a half file.
+    Returns the raw folder.
+    """
+    source = Path(source)
+    if not source.is_dir():
+        raise DataError(f"MNIST source folder {source} does not exist. {MNIST_SOURCE_HELP}")
+    _verify_checksums(source)
+    raw = Path(root) / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for name, (magic, ndim) in MNIST_FILES.items():
+        candidates = [source / f"{name}.gz", source / name]
+        found = next((p for p in candidates if p.exists()), None)
+        if found is None:
+            raise DataError(f"{source}: missing {name}.gz (or {name}). {MNIST_SOURCE_HELP}")
+        data = _read_maybe_gz(found)
+        check_idx_bytes(data, magic, ndim, str(found))
+        target = raw / name
+        if target.exists() and target.stat().st_size == len(data) and target.read_bytes() == data:
+            continue
+        _atomic_write_bytes(target, data)
+    return raw
+
+
+def _validate_raw_folder(raw: Path) -> None:
+    for name, (magic, ndim) in MNIST_FILES.items():
+        path = raw / name
+        if path.exists():
+            check_idx_bytes(path.read_bytes(), magic, ndim, str(path))
+
+
+@dataclass
+class MNISTSplits:
+    """MNIST as in-memory tensors: images ``[N, 784]`` float32 in [0, 1], labels ``[N]`` int64."""
+
+    train: Tensor
+    val: Tensor
+    test: Tensor
+    train_labels: Tensor
+    val_labels: Tensor
+    test_labels: Tensor
+
+
+def resolve_mnist_source(source: str | None) -> str | None:
+    """The explicit source if given, else the ``MNIST_SOURCE`` environment variable, else None."""
+    return source or os.environ.get("MNIST_SOURCE") or None
+
+
+def load_mnist(root: str | os.PathLike = PROJECT_ROOT / "data", source: str | None = None,
+               val_split: float = 0.2, split_seed: int = 0) -> MNISTSplits:
+    """MNIST through ``torchvision.datasets.MNIST``, split train/validation by a fixed seed.
+
+    ``source`` (or ``$MNIST_SOURCE``) names a folder of idx files to use offline; without one,
+    torchvision downloads into ``root`` as usual. The 60k training images are split
+    ``(1 - val_split) : val_split`` by a permutation drawn from ``split_seed``.
+    """
+    from torchvision.datasets import MNIST  # imported here: keeps `import vae_core` light
+
+    if not 0.0 < val_split < 1.0:
+        raise ValueError(f"val_split must be in (0, 1), got {val_split}")
+    source = resolve_mnist_source(source)
+    root = Path(root)
+    if source is not None:
+        install_mnist_source(source, root)
+    else:
+        _validate_raw_folder(root / "MNIST" / "raw")
+    sets = {}
+    for train in (True, False):
+        try:
+            ds = MNIST(str(root), train=train, download=source is None)
+        except (RuntimeError, OSError) as exc:
+            raise DataError(f"MNIST could not be loaded into {root} ({exc}). "
+                            f"{MNIST_SOURCE_HELP}") from exc
+        images = ds.data.reshape(len(ds.data), -1).to(torch.float32).div_(255.0)
+        sets[train] = (images, ds.targets.to(torch.int64))
+    (x, y), (x_test, y_test) = sets[True], sets[False]
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(split_seed))
+    n_val = int(round(val_split * len(x)))
+    val_idx, train_idx = perm[:n_val], perm[n_val:]
+    return MNISTSplits(train=x[train_idx], val=x[val_idx], test=x_test,
+                       train_labels=y[train_idx], val_labels=y[val_idx], test_labels=y_test)
+
+
+# --------------------------------------------------------------------------------------------
+# Devices, files, provenance
+# --------------------------------------------------------------------------------------------
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``"auto"``: CUDA when present, else CPU; ``"cpu"`` / ``"cuda[:n]"``: that device."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} was asked for but CUDA is not available; "
+                           f"use device='cpu' or 'auto'")
+    return torch.device(name)
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` to a temporary file, then rename: a kill mid-write leaves the old file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def write_json(obj: Any, path: str | os.PathLike) -> None:
+    """Atomically write ``obj`` as indented JSON."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+def git_commit() -> str:
+    """The project's git commit (with ``+dirty`` if the tree has changes), or ``"unknown"``."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
+                             text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=PROJECT_ROOT, capture_output=True, text=True).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and the packages the results depend on."""
+    from importlib import metadata
+
+    versions = {"python": platform.python_version()}
+    for pkg in ("torch", "torchvision", "numpy", "pandas", "matplotlib", "papermill", "nbconvert"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def provenance(params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Parameters, git commit, package versions and machine, to save beside every artifact."""
+    return {"params": dict(params or {}), "git_commit": git_commit(),
+            "versions": package_versions(), "machine": platform.machine(),
+            "threads": torch.get_num_threads(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+# --------------------------------------------------------------------------------------------
+# Parameters (validated, because papermill only warns about unknown ones)
+# --------------------------------------------------------------------------------------------
+
+class ParameterError(ValueError):
+    """An unknown parameter, a wrong type or a bad value; the message names the key and the fix."""
+
+
+@dataclass
+class StudyParams:
+    """Every parameter a notebook of the study accepts. Defaults: a fast CPU smoke run.
+
+    The YAML files under ``params/`` and papermill's ``-p`` set these; all notebooks receive the
+    same merged set, so one schema serves them all.
+    """
+
+    arch: str = "vanilla"            # one of ARCHS
+    run: str = "smoke"               # name of the run (original, retrained, …): output folder
+    profile: str = "smoke"           # name of the profile (full, quick, …): output folder
+    latent_dim: int = 64
+    lr: float = 3e-4
+    epochs: int = 1
+    batch_size: int = 64
+    val_split: float = 0.2
+    init: str = "default"            # "default" (PyTorch) or "kaiming"
+    seed: int = 0                    # training seed (weights, batches, noise)
+    split_seed: int = 0              # train/validation split
+    train_subset: int = 2000         # use the first N training images; 0 = all 48k
+    eval_subset: int = 1000          # use the first N validation/test images; 0 = all
+    eval_batch_size: int = 500
+    iw_samples: int = 50             # K of the importance-weighted bound
+    n_samples: int = 64              # decoder samples from N(0, I)
+    n_recon: int = 16                # test images in the reconstruction tableau
+    chain_steps: int = 100           # length of the limiting-distribution chain
+    chain_images: int = 16           # chains run side by side
+    device: str = "cpu"              # "cpu", "cuda" or "auto"
+    threads: int = 0                 # torch threads per process; 0 = torch's default
+    mnist_source: str = ""           # folder of idx files; "" = $MNIST_SOURCE or download
+    data_dir: str = "data"
+    reports_dir: str = "reports"
+    checkpoints_dir: str = "checkpoints"
+
+    def validate(self) -> "StudyParams":
+        if self.arch not in ARCHS:
+            raise ParameterError(f"arch: unknown architecture {self.arch!r}; "
+                                 f"choose one of {', '.join(ARCHS)}")
+        if self.init not in ("default", "kaiming"):
+            raise ParameterError(f"init: must be 'default' or 'kaiming', got {self.init!r}")
+        if not 0.0 < self.val_split < 1.0:
+            raise ParameterError(f"val_split: must be in (0, 1), got {self.val_split}")
+        for name in ("latent_dim", "epochs", "batch_size", "eval_batch_size", "iw_samples",
+                     "n_samples", "n_recon", "chain_steps", "chain_images"):
+            if getattr(self, name) < 1:
+                raise ParameterError(f"{name}: must be ≥ 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ParameterError(f"lr: must be > 0, got {self.lr}")
+        return self
+
+    @property
+    def profile_dir(self) -> Path:
+        """``reports/<profile>``: the report and its figures."""
+        return _project_path(self.reports_dir) / self.profile
+
+    @property
+    def out_dir(self) -> Path:
+        """Where this cell's artifacts go: ``reports/<profile>/<run>/<arch>``."""
+        return self.profile_dir / self.run / self.arch
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return _project_path(self.checkpoints_dir) / self.profile / self.run / f"{self.arch}.pt"
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _project_path(path: str) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else PROJECT_ROOT / p
+
+
+# Names IPython puts into a notebook's namespace; everything else in it before the check cell
+# came from the parameters cell or papermill's injected cell.
+_IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
+
+
+def _check_type(name: str, value: Any, expected: type) -> Any:
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, bool) and expected is not bool:
+        raise ParameterError(f"{name}: expected {expected.__name__}, got a boolean {value!r}")
+    if not isinstance(value, expected):
+        hint = ""
+        if expected is float and isinstance(value, str):
+            hint = (" (YAML reads 3e-4 as a string: write it with a dot, 3.0e-4, "
+                    "or pass it with papermill -p)")
+        raise ParameterError(f"{name}: expected {expected.__name__}, got "
+                             f"{type(value).__name__} {value!r}{hint}")
+    return value
+
+
+def check_params(namespace: Mapping[str, Any]) -> StudyParams:
+    """Build :class:`StudyParams` from a notebook's globals, refusing unknown keys and wrong types.
+
+    Call it in the cell right after the ``parameters`` cell (``check_params(globals())``):
+    at that point the namespace holds only the declared defaults and papermill's injections.
+    """
+    fields = {f.name: f for f in dataclasses.fields(StudyParams)}
+    types = {"str": str, "int": int, "float": float}
+    values: dict[str, Any] = {}
+    unknown = []
+    for name, value in namespace.items():
+        if name.startswith("_") or name in _IPYTHON_NAMES or callable(value) or \
+                type(value).__name__ == "module":
+            continue
+        if name not in fields:
+            unknown.append(name)
+            continue
+        values[name] = _check_type(name, value, types[str(fields[name].type)])
+    if unknown:
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, fields, n=1)
+            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise ParameterError(f"unknown parameter(s) {', '.join(hints)}; known parameters: "
+                             f"{', '.join(fields)}. Fix the YAML file or the -p option.")
+    return StudyParams(**values).validate()
+
+
+def set_threads(threads: int) -> None:
+    """Set torch's intra-op threads (0 leaves torch's default)."""
+    if threads > 0:
+        torch.set_num_threads(threads)
+
+
+# --------------------------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------------------------
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite; the message names the epoch and step."""
+
+
+@dataclass
+class TrainConfig:
+    """What the trainer needs to know; the model itself is built from ``arch``/``init``."""
+
+    arch: str
+    latent_dim: int = 64
+    init: str = "default"
+    lr: float = 3e-4
+    epochs: int = 100
+    batch_size: int = 16
+    seed: int = 0
+    eval_batch_size: int = 1000
+    # The validation ELBO uses fresh noise from this fixed seed each epoch, so it is comparable
+    # across epochs and never advances the training RNG (which keeps resumed runs exact).
+    eval_seed: int = 1234
+    # A host sync to look for NaN costs time at batch 16, so losses are checked every N steps
+    # (and at the end of every epoch); the error still names the first bad step exactly.
+    check_every: int = 500
+
+    @classmethod
+    def from_params(cls, p: StudyParams) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in p.as_dict().items() if k in names})
+
+
+@dataclass
+class History:
+    """Per-epoch learning curves (ELBO in nats per image, higher is better)."""
+
+    epoch: list[int] = field(default_factory=list)
+    train_elbo: list[float] = field(default_factory=list)
+    val_elbo: list[float] = field(default_factory=list)
+    val_log_lik: list[float] = field(default_factory=list)
+    val_kl: list[float] = field(default_factory=list)
+    decoder_std: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+    def append(self, **row: float) -> None:
+        for key, value in row.items():
+            getattr(self, key).append(value)
+
+    def as_dict(self) -> dict[str, list]:
+        return dataclasses.asdict(self)
+
+
+def make_optimizer(model: nn.Module, lr: float, device: torch.device) -> torch.optim.Optimizer:
+    """Adam; the fused implementation (one kernel for all parameters) where the device has it."""
+    try:
+        return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(model.parameters(), lr=lr, foreach=True)
+
+
+def _train_epoch(model: VAE, optimizer: torch.optim.Optimizer, x: Tensor, batch_size: int,
+                 perm_gen: torch.Generator, noise_gen: torch.Generator, epoch: int,
+                 check_every: int) -> float:
+    """One pass over ``x [N, 784]`` in shuffled batches; returns the mean training ELBO.
+
+    Batches are index slices of a per-epoch permutation of the in-memory tensor (no DataLoader).
+    Per-step ELBOs are written into a preallocated tensor so the loop never waits on the host.
+    """
+    model.train()
+    n = len(x)
+    perm = torch.randperm(n, generator=perm_gen).to(x.device)
+    n_steps = math.ceil(n / batch_size)
+    elbo_sums = torch.zeros(n_steps, device=x.device)
+    for step in range(n_steps):
+        xb = x[perm[step * batch_size:(step + 1) * batch_size]]
+        terms = elbo_terms(model, xb, noise_gen)
+        elbo = terms.elbo
+        loss = -elbo.mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        elbo_sums[step] = elbo.detach().sum()
+        if (step + 1) % check_every == 0 or step == n_steps - 1:
+            _raise_if_not_finite(elbo_sums[: step + 1], epoch, batch_size)
+    return float(elbo_sums.sum()) / n
+
+
+def _raise_if_not_finite(elbo_sums: Tensor, epoch: int, batch_size: int) -> None:
+    bad = ~torch.isfinite(elbo_sums)
+    if bool(bad.any()):
+        step = int(bad.nonzero()[0])
+        raise NonFiniteLossError(
+            f"training loss became non-finite at epoch {epoch}, step {step} (batch size "
+            f"{batch_size}); the checkpoint of the last good epoch was kept. Try a lower lr or "
+            f"a larger batch size.")
+
+
+def _rng_state(perm_gen: torch.Generator, noise_gen: torch.Generator) -> dict[str, Tensor]:
+    return {"perm": perm_gen.get_state(), "noise": noise_gen.get_state(),
+            "torch": torch.get_rng_state()}
+
+
+def _set_rng_state(state: Mapping[str, Tensor], perm_gen: torch.Generator,
+                   noise_gen: torch.Generator) -> None:
+    perm_gen.set_state(state["perm"])
+    noise_gen.set_state(state["noise"])
+    torch.set_rng_state(state["torch"])
+
+
+def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint written by :func:`train` (``weights_only=True``: no code is unpickled)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint {path} does not exist; run the training notebook "
+                                f"(01-train) for this architecture and run first")
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # torch raises several types for a damaged zip
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"checkpoint {path} is unreadable ({first_line}); "
+                        f"delete it and retrain") from exc
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[VAE, dict]:
+    """The trained model of a checkpoint (in eval mode) and the checkpoint's metadata."""
+    ckpt = load_checkpoint(path, device)
+    cfg = ckpt["config"]
+    model = build_model(cfg["arch"], cfg["latent_dim"], cfg["init"]).to(device)
+    model.load_state_dict(ckpt["model"])
+    model.eval()
+    return model, ckpt
+
+
+# Keys that may change between a run and its resumption without changing its numbers: more
+# epochs extend the run; how often NaN is looked for does not touch the arithmetic.
+_RESUMABLE_KEYS = {"epochs", "check_every"}
+
+
+def train(config: TrainConfig, train_x: Tensor, val_x: Tensor, checkpoint: str | os.PathLike,
+          device: torch.device | str = "cpu", meta: Mapping[str, Any] | None = None,
+          progress: bool = True,
+          on_epoch_end: Callable[[int, History], None] | None = None) -> tuple[VAE, History]:
+    """Train a VAE, checkpointing every epoch; resume from ``checkpoint`` if it exists.
+
+    ``train_x [N, 784]``, ``val_x [M, 784]``. The checkpoint holds the model, optimiser, RNG
+    states, history, config, ``meta`` (parameters, commit, versions) and is replaced atomically,
+    so a run killed at any point resumes from its last finished epoch and reproduces the
+    uninterrupted run's numbers exactly. A checkpoint from a different config is refused.
+    ``on_epoch_end(epoch, history)`` is called after each checkpoint (e.g. to stop early in tests).
+    """
+    from tqdm.auto import tqdm
+
+    device = torch.device(device)
+    checkpoint = Path(checkpoint)
+    torch.manual_seed(config.seed)
+    model = build_model(config.arch, config.latent_dim, config.init).to(device)
+    optimizer = make_optimizer(model, config.lr, device)
+    perm_gen = torch.Generator().manual_seed(config.seed)
+    noise_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
+    history = History()
+    cfg = dataclasses.asdict(config)
+    if checkpoint.exists():
+        ckpt = load_checkpoint(checkpoint, device)
+        changed = {k: (ckpt["config"].get(k), v) for k, v in cfg.items()
+                   if k not in _RESUMABLE_KEYS and ckpt["config"].get(k) != v}
+        if changed:
+            raise ValueError(f"checkpoint {checkpoint} was written with a different config "
+                             f"(key: (checkpoint, now) = {changed}); delete it to train afresh")
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        _set_rng_state(ckpt["rng"], perm_gen, noise_gen)
+        history = History(**ckpt["history"])
+    x = train_x.to(device)
+    xv = val_x.to(device)
+    start = len(history.epoch)
+    bar = tqdm(range(start, config.epochs), initial=start, total=config.epochs,
+               desc=config.arch, unit="epoch", disable=not progress)
+    for epoch in bar:
+        t0 = time.perf_counter()
+        train_elbo = _train_epoch(model, optimizer, x, config.batch_size, perm_gen, noise_gen,
+                                  epoch, config.check_every)
+        seconds = time.perf_counter() - t0
+        val = evaluate_elbo(model, xv, config.eval_batch_size, seed=config.eval_seed)
+        history.append(epoch=epoch + 1, train_elbo=train_elbo, val_elbo=val["elbo"],
+                       val_log_lik=val["log_lik"], val_kl=val["kl"],
+                       decoder_std=float(model.decoder_std.detach()), seconds=seconds)
+        atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                           "rng": _rng_state(perm_gen, noise_gen), "history": history.as_dict(),
+                           "config": cfg, "meta": json.loads(json.dumps(meta or {}))},
+                          checkpoint)
+        bar.set_postfix(train=f"{train_elbo:.1f}", val=f"{val['elbo']:.1f}",
+                        s_per_epoch=f"{seconds:.1f}")
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1, history)
+    model.eval()
+    return model, history
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation
+# --------------------------------------------------------------------------------------------
+
+def _batches(x: Tensor, batch_size: int) -> Iterator[Tensor]:
+    for i in range(0, len(x), batch_size):
+        yield x[i:i + batch_size]
+
+
+@torch.no_grad()
+def evaluate_elbo(model: VAE, x: Tensor, batch_size: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Mean one-sample ELBO over ``x [N, 784]`` with noise from ``seed`` (deterministic).
+
+    Returns ``elbo``, ``log_lik``, ``kl`` (floats, nats per image) and ``kl_per_dim`` (a list of D
+    floats: the KL of each latent dimension averaged over the data, the posterior-collapse view).
+    """
+    was_training = model.training
+    model.eval()
+    gen = torch.Generator(device=x.device).manual_seed(seed)
+    log_lik = torch.zeros((), dtype=torch.float64, device=x.device)
+    kl_per_dim = torch.zeros(model.latent_dim, dtype=torch.float64, device=x.device)
+    for xb in _batches(x, batch_size):
+        terms = elbo_terms(model, xb, gen)
+        log_lik += terms.log_lik.double().sum()
+        kl_per_dim += terms.kl_per_dim.double().sum(0)
+    model.train(was_training)
+    n = len(x)
+    kl_per_dim = kl_per_dim / n
+    return {"elbo": float(log_lik / n - kl_per_dim.sum()), "log_lik": float(log_lik / n),
+            "kl": float(kl_per_dim.sum()), "kl_per_dim": kl_per_dim.tolist()}
+
+
+@torch.no_grad()
+def iwae_log_likelihood(model: VAE, x: Tensor, k: int, batch_size: int = 100,
+                        seed: int = 0) -> Tensor:
+    """Importance-weighted bound on log p(x) per image (Burda et al. 2015), ``[N]`` nats.
+
+    log p(x) ≥ E[log (1/K) Σ_k p(x, z_k) / q(z_k|x)], z_k ~ q(z|x). K = 1 is the ELBO; the bound
+    tightens as K grows. Computed with logsumexp over ``[K, B]`` log-weights.
+    """
+    gen = torch.Generator(device=x.device).manual_seed(seed)
+    out = []
+    for xb in _batches(x, batch_size):
+        q = model.encode(xb)
+        eps = torch.randn((k, *q.mean.shape), generator=gen, device=xb.device, dtype=xb.dtype)
+        z = q.mean + q.std * eps                                   # [K, B, D]
+        log_q = (-0.5 * eps.square() - torch.log(q.std) - 0.5 * LOG_2PI).sum(-1)   # [K, B]
+        log_prior = (-0.5 * z.square() - 0.5 * LOG_2PI).sum(-1)                    # [K, B]
+        mean = model.decode(z.reshape(-1, model.latent_dim)).reshape(k, len(xb), -1)
+        log_lik = gaussian_log_likelihood(xb.expand(k, -1, -1), mean, model.decoder_std)
+        log_w = log_lik + log_prior - log_q
+        out.append(torch.logsumexp(log_w, dim=0) - math.log(k))
+    return torch.cat(out)
+
+
+def nats_to_bits_per_dim(nats: float, dims: int = IMAGE_PIXELS) -> float:
+    """Convert a log-likelihood in nats per image to bits per pixel (negated: lower is better).
+
+    For continuous pixel densities this can be negative; it is comparable between our models only.
+    """
+    return -nats / (dims * math.log(2))
+
+
+@torch.no_grad()
+def posterior_means(model: VAE, x: Tensor, batch_size: int = 1000) -> Tensor:
+    """E_q[z|x] for every image: ``[N, 784] → [N, D]``."""
+    return torch.cat([model.encode(xb).mean for xb in _batches(x, batch_size)])
+
+
+@torch.no_grad()
+def active_units(model: VAE, x: Tensor, threshold: float = 0.01,
+                 batch_size: int = 1000) -> tuple[int, Tensor]:
+    """Active latent units (Burda et al. 2015): A_u = Cov_x(E_q[z_u|x]) > threshold.
+
+    Returns the number of active units and the per-unit activity ``[D]``.
+    """
+    activity = posterior_means(model, x, batch_size).var(dim=0)
+    return int((activity > threshold).sum()), activity
+
+
+@torch.no_grad()
+def reconstruct(model: VAE, x: Tensor) -> Tensor:
+    """Decoder mean at the posterior mean: ``[B, 784] → [B, 784]``, pixels in [0, 1]."""
+    return model.decode(model.encode(x).mean)
+
+
+@torch.no_grad()
+def sample_prior(model: VAE, n: int, seed: int = 0, device: str | torch.device = "cpu") -> Tensor:
+    """Decoder means of ``n`` latents drawn from N(0, I): ``[n, 784]`` in [0, 1]."""
+    gen = torch.Generator(device=device).manual_seed(seed)
+    z = torch.randn(n, model.latent_dim, generator=gen, device=device)
+    return model.decode(z)
+
+
+@dataclass
+class ChainResult:
+    """Frames of the chain x → z ~ q(z|x) → x ~ p(x|z).
+
+    ``samples [T+1, B, 784]``: the chain's states, frame 0 the starting images (not clipped, so a
+    diverging chain shows as it is). ``means [T, B, 784]``: the decoder mean at each step's z.
+    """
+
+    samples: Tensor
+    means: Tensor
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Whether the chain stayed finite and how far its states leave [0, 1]."""
+        s = self.samples
+        finite = torch.isfinite(s)
+        return {"finite": bool(finite.all()),
+                "first_nonfinite_step": (int((~finite).flatten(1).any(1).nonzero()[0])
+                                         if not bool(finite.all()) else None),
+                "final_mean_pixel": float(torch.nan_to_num(s[-1]).mean()),
+                "final_fraction_saturated": float((torch.nan_to_num(s[-1], nan=1.0) >= 1.0)
+                                                  .float().mean())}
+
+
+@torch.no_grad()
+def markov_chain(model: VAE, x0: Tensor, steps: int = 100, seed: int = 0) -> ChainResult:
+    """Run the chain ``x → z ~ q(z|x) → x ~ p(x|z)`` for ``steps`` steps from ``x0 [B, 784]``.
+
+    Both draws are real samples (no clipping or renormalising of x): the states are exactly the
+    Markov chain whose stationary law is the 'limiting distribution' of the seed.
+    """
+    gen = torch.Generator(device=x0.device).manual_seed(seed)
+    samples = [x0]
+    means = []
+    x = x0
+    for _ in range(steps):
+        z = model.encode(x).sample(gen)
+        mean = model.decode(z)
+        eps = torch.randn(mean.shape, generator=gen, device=mean.device, dtype=mean.dtype)
+        x = mean + model.decoder_std * eps
+        samples.append(x)
+        means.append(mean)
+    return ChainResult(samples=torch.stack(samples), means=torch.stack(means))
+
+
+def image_grid(images: Tensor, nrow: int, pad: int = 2, pad_value: float = 1.0) -> Tensor:
+    """Tile ``[N, 784]`` images into one ``[H, W]`` array (clipped to [0, 1], NaN shown as 1)."""
+    imgs = torch.nan_to_num(images.detach().float().cpu(), nan=1.0).clamp(0, 1)
+    imgs = imgs.reshape(-1, 1, 28, 28)
+    ncol = nrow
+    nrows = math.ceil(len(imgs) / ncol)
+    h = nrows * 28 + (nrows + 1) * pad
+    w = ncol * 28 + (ncol + 1) * pad
+    grid = torch.full((h, w), pad_value)
+    for i, img in enumerate(imgs):
+        r, c = divmod(i, ncol)
+        top, left = pad + r * (28 + pad), pad + c * (28 + pad)
+        grid[top:top + 28, left:left + 28] = img[0]
+    return grid
+
+
+# --------------------------------------------------------------------------------------------
+# Notebook plumbing: what every notebook of the study does first, and its artifacts
+# --------------------------------------------------------------------------------------------
+
+def start_notebook(namespace: Mapping[str, Any]) -> tuple[StudyParams, torch.device]:
+    """Validate a notebook's parameters, set threads, pick the device, create its output folder.
+
+    Call as ``P, device = vc.start_notebook(globals())`` right after the parameters cell.
+    """
+    params = check_params(namespace)
+    set_threads(params.threads)
+    device = pick_device(params.device)
+    params.out_dir.mkdir(parents=True, exist_ok=True)
+    return params, device
+
+
+def subset(x: Tensor, n: int) -> Tensor:
+    """The first ``n`` rows of ``x`` (all of them when ``n`` is 0)."""
+    return x if n == 0 else x[:n]
+
+
+def study_data(params: StudyParams) -> MNISTSplits:
+    """MNIST as the parameters ask: the split of ``split_seed``, cut to the profile's subsets."""
+    d = load_mnist(_project_path(params.data_dir), params.mnist_source or None,
+                   params.val_split, params.split_seed)
+    return MNISTSplits(
+        train=subset(d.train, params.train_subset), train_labels=subset(d.train_labels, params.train_subset),
+        val=subset(d.val, params.eval_subset), val_labels=subset(d.val_labels, params.eval_subset),
+        test=subset(d.test, params.eval_subset), test_labels=subset(d.test_labels, params.eval_subset))
+
+
+def save_metrics(params: StudyParams, name: str, metrics: Mapping[str, Any]) -> Path:
+    """Write ``<out_dir>/<name>.json``: the metrics plus parameters, git commit and versions."""
+    path = params.out_dir / f"{name}.json"
+    write_json({**metrics, "provenance": provenance(params.as_dict())}, path)
+    return path
+
+
+def to_uint8_images(images: Tensor) -> "Any":
+    """``[N, 784]`` floats → ``[N, 28, 28]`` uint8 numpy (clipped; NaN shown white)."""
+    x = torch.nan_to_num(images.detach().float().cpu(), nan=1.0).clamp(0, 1)
+    return (x.reshape(-1, 28, 28) * 255).round().to(torch.uint8).numpy()
+
+
+def grid_uint8(images: Tensor, nrow: int, scale: int = 1) -> "Any":
+    """:func:`image_grid` as uint8 numpy, optionally enlarged ``scale`` times (nearest)."""
+    grid = image_grid(images, nrow=nrow)
+    if scale > 1:
+        grid = grid.repeat_interleave(scale, 0).repeat_interleave(scale, 1)
+    return (grid * 255).round().to(torch.uint8).numpy()
+
+
+def filmstrip_steps(n_steps: int) -> list[int]:
+    """Chain steps shown in a filmstrip: dense at the start, where the chain moves most."""
+    picks = [0, 1, 2, 3, 5, 10, 20, 30, 50, 75, 100, 150, 200]
+    return [s for s in picks if s < n_steps] + [n_steps]
+
+
+def save_chain_animation(chain: ChainResult, gif_path: str | os.PathLike,
+                         filmstrip_path: str | os.PathLike, nrow: int = 4,
+                         frame_ms: int = 100, strip_chains: int = 4) -> None:
+    """The chain as an animated GIF (all chains, one frame per step, looping) and a PNG filmstrip
+    (``strip_chains`` chains as rows, :func:`filmstrip_steps` as columns).
+
+    Frames show the start images, then the decoder mean of each step's z: the chain's states add
+    pixel noise of the decoder's sigma on top, which would make every frame a different speckle
+    (and the GIFs ten times larger) without showing where the chain goes.
+    """
+    import imageio.v3 as iio
+
+    frames = torch.cat([chain.samples[:1], chain.means])              # [T+1, B, 784]
+    # 16 grey levels instead of 256 make the GIF ~3x smaller at no visible cost; the report
+    # embeds 14 of them.
+    gif = [(torch.from_numpy(grid_uint8(f, nrow=nrow)).float() / 17).round().mul(17)
+           .to(torch.uint8).numpy() for f in frames]
+    iio.imwrite(gif_path, gif, extension=".gif", duration=frame_ms, loop=0)
+    steps = filmstrip_steps(len(frames) - 1)
+    k = min(strip_chains, frames.shape[1])
+    strip = frames[steps, :k].transpose(0, 1).reshape(-1, IMAGE_PIXELS)   # a row per chain
+    iio.imwrite(filmstrip_path, grid_uint8(strip, nrow=len(steps)), extension=".png")
+
+
+# --------------------------------------------------------------------------------------------
+# Report: gathering the cells' artifacts and showing them in both HTML and PDF
+# --------------------------------------------------------------------------------------------
+
+#: The two training runs of the seed, in report order.
+RUNS: dict[str, str] = {"original": "run A (original: batch 16, default init)",
+                        "retrained": "run B (retrained: batch 64, Kaiming init)"}
+
+CELL_STEPS = ("01-train", "02-elbo", "03-collapse", "04-samples", "05-chain")
+
+
+def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load(Path(path).read_text()) or {}
+
+
+def study_parameters(profile: str, run: str) -> dict[str, Any]:
+    """The merged parameter files of one run and profile, as papermill merges them."""
+    params = _project_path("params")
+    return {**read_yaml(params / "base.yaml"), **read_yaml(params / "runs" / f"{run}.yaml"),
+            **read_yaml(params / "profiles" / f"{profile}.yaml")}
+
+
+def load_cell(profile: str, run: str, arch: str, reports_dir: str = "reports") -> dict[str, Any]:
+    """Everything one (run, arch) cell wrote: its JSON metrics by step, history, image arrays.
+
+    A missing artifact raises an error naming the cell and the command that makes it.
+    """
+    import numpy as np
+    import pandas as pd
+
+    folder = _project_path(reports_dir) / profile / run / arch
+    needed = [f"{s}.json" for s in CELL_STEPS] + ["history.csv", "reconstructions.npy",
+                                                  "originals.npy", "samples.npy", "chain.gif",
+                                                  "chain-filmstrip.png"]
+    missing = [n for n in needed if not (folder / n).exists()]
+    if missing:
+        raise FileNotFoundError(f"{folder} lacks {', '.join(missing)}; run `make report "
+                                f"PROFILE={profile}` (or `make cells PROFILE={profile}`) first")
+    cell: dict[str, Any] = {s: json.loads((folder / f"{s}.json").read_text()) for s in CELL_STEPS}
+    cell["history"] = pd.read_csv(folder / "history.csv")
+    for name in ("reconstructions", "originals", "samples"):
+        cell[name] = np.load(folder / f"{name}.npy")
+    cell["gif"] = folder / "chain.gif"
+    cell["filmstrip"] = folder / "chain-filmstrip.png"
+    cell["folder"] = folder
+    return cell
+
+
+def show_table(df: "Any", caption: str, float_format: str = "{:.2f}", index: bool = True) -> None:
+    """Show a DataFrame as an HTML table in the HTML and a LaTeX table in the PDF."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(caption))
+    fmt = (lambda v: float_format.format(v))
+    html = df.to_html(float_format=fmt, index=index, na_rep="–", border=0)
+    latex = df.to_latex(float_format=fmt, index=index, na_rep="--", escape=True)
+    display({"text/html": html, "text/latex": latex, "text/plain": df.to_string()}, raw=True)
+
+
+def show_figure(fig: "Any", path: str | os.PathLike, caption: str, dpi: int = 90) -> None:
+    """Save a matplotlib figure as ``path`` (named after the figure) and show it with a caption."""
+    import matplotlib.pyplot as plt
+    from IPython.display import Markdown, display
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    display({"image/png": _b64(path.read_bytes())}, raw=True)
+    display(Markdown(caption))
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode("ascii")
+
+
+def show_animations(items: Sequence[tuple[str, Path]], filmstrip_png: bytes, caption: str) -> None:
+    """GIFs for the HTML (``<img>`` with data URIs: nbconvert's HTML drops ``image/gif`` outputs)
+    and a PNG filmstrip in the same output for the PDF, which cannot play them."""
+    from IPython.display import Markdown, display
+
+    cells = "".join(
+        f'<figure style="display:inline-block;margin:4px;text-align:center">'
+        f'<img alt="chain of {label}" src="data:image/gif;base64,{_b64(Path(gif).read_bytes())}"'
+        f' style="width:180px;image-rendering:pixelated"/>'
+        f'<figcaption style="font-size:80%">{label}</figcaption></figure>'
+        for label, gif in items)
+    display({"text/html": f'<div class="chains">{cells}</div>', "image/png": _b64(filmstrip_png)},
+            raw=True)
+    display(Markdown(caption))
