@@ -52,7 +52,11 @@ $(call cell,$(1),$(2),$(s)): notebooks/$(s).ipynb $(call cell,$(1),$(2),01-train
 endef
 $(foreach r,$(RUNS),$(foreach a,$(ARCHS),$(eval $(call CELL_RULES,$(r),$(a)))))
 
-CELLS := $(foreach r,$(RUNS),$(foreach a,$(ARCHS),$(foreach s,01-train $(STEPS),$(call cell,$(r),$(a),$(s)))))
+# Training first, the costliest models first (batch 16 before 64, deep before shallow), so that
+# with -j2 no long job is left running alone at the end; then the evaluation steps.
+reverse = $(if $(1),$(call reverse,$(wordlist 2,$(words $(1)),$(1))) $(firstword $(1)))
+TRAIN := $(foreach r,$(RUNS),$(foreach a,$(call reverse,$(ARCHS)),$(call cell,$(r),$(a),01-train)))
+CELLS := $(TRAIN) $(foreach r,$(RUNS),$(foreach a,$(ARCHS),$(foreach s,$(STEPS),$(call cell,$(r),$(a),$(s)))))
 
 .PHONY: cells
 cells: $(CELLS) ## run every (run, architecture) notebook that is out of date
@@ -70,7 +74,7 @@ $(OUT)/report.pdf: $(OUT)/report.ipynb scripts/render_report.sh
 .PHONY: report
 report: $(STAMP) ## render the study to reports/$(PROFILE)/report.{html,pdf} (PROFILE=full|quick, JOBS=2)
 	@echo "== report: profile $(PROFILE), $(words $(RUNS)) runs x $(words $(ARCHS)) architectures, $(JOBS) jobs"
-	@$(MAKE) --no-print-directory -j$(JOBS) cells
+	@$(MAKE) --no-print-directory --keep-going -j$(JOBS) cells
 	@$(MAKE) --no-print-directory $(OUT)/report.html $(OUT)/report.pdf
 	@echo "== done: $(OUT)/report.html and $(OUT)/report.pdf"
 
