@@ -67,7 +67,7 @@ $(OUT)/report.ipynb: notebooks/report.ipynb $(CELLS) | $(STAMP)
 $(OUT)/report.html: $(OUT)/report.ipynb scripts/render_report.sh notebooks/templates/report/index.html.j2
 	@bash scripts/render_report.sh html $<
 
-$(OUT)/report.pdf: $(OUT)/report.ipynb scripts/render_report.sh
+$(OUT)/report.pdf: $(OUT)/report.ipynb scripts/render_report.sh notebooks/templates/report-pdf/index.tex.j2
 	@bash scripts/setup-latex.sh
 	@bash scripts/render_report.sh pdf $<
 

@@ -765,7 +765,7 @@ def train(config: TrainConfig, train_x: Tensor, val_x: Tensor, checkpoint: str |
     uninterrupted run's numbers exactly. A checkpoint from a different config is refused.
     ``on_epoch_end(epoch, history)`` is called after each checkpoint (e.g. to stop early in tests).
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm   # a text bar: reads the same in papermill's logs and in JupyterLab
 
     device = torch.device(device)
     checkpoint = Path(checkpoint)
@@ -1106,7 +1106,10 @@ def show_table(df: "Any", caption: str, float_format: str = "{:.2f}", index: boo
     display(Markdown(caption))
     fmt = (lambda v: float_format.format(v))
     html = df.to_html(float_format=fmt, index=index, na_rep="–", border=0)
-    latex = df.to_latex(float_format=fmt, index=index, na_rep="--", escape=True)
+    # wide tables shrink to the page width in the PDF instead of running off it
+    latex = ("\\begin{adjustbox}{max width=\\linewidth}\n"
+             + df.to_latex(float_format=fmt, index=index, na_rep="--", escape=True)
+             + "\\end{adjustbox}\n")
     display({"text/html": html, "text/latex": latex, "text/plain": df.to_string()}, raw=True)
 
 

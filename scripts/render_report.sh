@@ -8,7 +8,8 @@ start=$(date +%s)
 case $fmt in
   html) .venv/bin/jupyter nbconvert --to html --no-input --embed-images --template report \
           --TemplateExporter.extra_template_basedirs=notebooks/templates "$nb" --log-level WARN ;;
-  pdf)  .venv/bin/jupyter nbconvert --to pdf --no-input "$nb" --log-level WARN ;;
+  pdf)  .venv/bin/jupyter nbconvert --to pdf --no-input --template report-pdf \
+          --TemplateExporter.extra_template_basedirs=notebooks/templates "$nb" --log-level WARN ;;
   *) echo "usage: render_report.sh html|pdf NOTEBOOK" >&2; exit 2 ;;
 esac
 echo "[$(date +%H:%M:%S)] rendered ${nb%.ipynb}.$fmt in $(( $(date +%s) - start )) s"

@@ -65,5 +65,6 @@ def test_bad_parameters_stop_the_notebook_in_its_first_cell(tmp_path, tiny_mnist
     with pytest.raises(pm.PapermillExecutionError) as err:
         _run("01-train", tmp_path, **params)
     assert "ParameterError" in err.value.ename and message in err.value.evalue
-    assert err.value.exec_count == 2     # the cell right after the parameters cell
+    # executed: 1 the parameters cell, 2 papermill's injected cell, 3 the check, which stops it
+    assert err.value.exec_count == 3
     assert not (tmp_path / "ckpt").exists()
