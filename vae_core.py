@@ -228,12 +228,15 @@ class ELBOTerms:
 def gaussian_log_likelihood(x: Tensor, mean: Tensor, std: Tensor) -> Tensor:
     """log N(x; mean, std² I) summed over the last axis, including -½·log 2π: ``[B, P] → [B]``.
 
-    ``std`` is a scalar or broadcastable to ``x``.
+    ``std`` is a scalar (the model's shared sigma) or broadcastable to ``x``. Written as one
+    squared-error sum plus the normalising terms: three ops on ``[B, P]`` instead of six, which is
+    worth ~10 % of a training step at batch 16.
     """
     std = torch.as_tensor(std, dtype=x.dtype, device=x.device)
-    z = (x - mean) / std
-    per_pixel = -0.5 * z.square() - torch.log(std) - 0.5 * LOG_2PI
-    return per_pixel.expand_as(x).sum(-1)
+    quad = ((x - mean) / std).square().sum(-1)
+    pixels = x.shape[-1]
+    log_std = pixels * torch.log(std) if std.dim() == 0 else torch.log(std).expand(x.shape).sum(-1)
+    return -0.5 * quad - log_std - 0.5 * pixels * LOG_2PI
 
 
 def kl_to_standard_normal(q: Posterior) -> Tensor:
@@ -614,6 +617,18 @@ def set_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
+def flush_denormals() -> None:
+    """Make the CPU treat subnormal floats (|x| < 1.2e-38) as zero.
+
+    Why: Adam's first moments of weights whose gradient is always zero (MNIST's blank border
+    pixels, dead ReLUs) decay geometrically through the subnormal range, where x86 arithmetic
+    runs on a slow microcode path. In the first full run a quarter of the first layer's moments
+    were subnormal by epoch 17 and epochs slowed from 25 s to 60-80 s; values that small change
+    nothing in the results. A process-wide setting, so it is made by `train`, not at import.
+    """
+    torch.set_flush_denormal(True)
+
+
 # --------------------------------------------------------------------------------------------
 # Training
 # --------------------------------------------------------------------------------------------
@@ -769,6 +784,7 @@ def train(config: TrainConfig, train_x: Tensor, val_x: Tensor, checkpoint: str |
 
     device = torch.device(device)
     checkpoint = Path(checkpoint)
+    flush_denormals()
     torch.manual_seed(config.seed)
     model = build_model(config.arch, config.latent_dim, config.init).to(device)
     optimizer = make_optimizer(model, config.lr, device)

@@ -3,7 +3,7 @@
 # packages when they are missing and we may (root with apt-get); otherwise say what to install.
 set -euo pipefail
 # The report's PDF template sets DejaVu fonts (for Greek letters and arrows).
-have_fonts() { command -v fc-list >/dev/null && fc-list | grep -q "DejaVu Serif"; }
+have_fonts() { command -v fc-list >/dev/null && fc-list | grep "DejaVu Serif" >/dev/null; }
 command -v xelatex >/dev/null && command -v pandoc >/dev/null && have_fonts && exit 0
 PKGS="texlive-xetex texlive-fonts-recommended texlive-plain-generic pandoc fonts-dejavu-core"
 if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then

@@ -14,6 +14,9 @@ def test_gaussian_log_likelihood_matches_torch_distributions():
         ours = vc.gaussian_log_likelihood(x, mean, torch.tensor(std))
         ref = Normal(mean, std).log_prob(x).sum(-1)
         torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-3)
+    per_pixel = torch.rand(784, generator=g) + 0.05       # the general, broadcast form
+    torch.testing.assert_close(vc.gaussian_log_likelihood(x, mean, per_pixel),
+                               Normal(mean, per_pixel).log_prob(x).sum(-1), rtol=1e-5, atol=1e-3)
 
 
 def test_closed_form_kl_matches_torch_and_monte_carlo():
