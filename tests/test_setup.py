@@ -32,3 +32,21 @@ def test_importing_vae_core_has_no_side_effects(tmp_path):
                          text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert out.stdout.strip() == "ok", out.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_makefile_lists_the_architectures_and_runs_of_vae_core():
+    import vae_core
+
+    text = (ROOT / "Makefile").read_text()
+    archs = re.search(r"^ARCHS\s*\?=\s*(.+)$", text, re.M).group(1).split()
+    runs = re.search(r"^RUNS\s*\?=\s*(.+)$", text, re.M).group(1).split()
+    assert archs == list(vae_core.ARCHS)
+    assert runs == list(vae_core.RUNS)
+    assert {p.stem for p in (ROOT / "params" / "runs").glob("*.yaml")} == set(vae_core.RUNS)
+
+
+def test_every_make_target_is_documented():
+    text = (ROOT / "Makefile").read_text()
+    phony = set(re.findall(r"^\.PHONY:\s*(\S+)", text, re.M))
+    documented = set(re.findall(r"^([a-zA-Z_-]+):.*## ", text, re.M))
+    assert phony <= documented, phony - documented
