@@ -566,6 +566,9 @@ def _project_path(path: str) -> Path:
 # Names IPython puts into a notebook's namespace; everything else in it before the check cell
 # came from the parameters cell or papermill's injected cell.
 _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
+# What papermill can inject (YAML/JSON values). Other objects in the namespace (tensors, models,
+# data frames made by later cells when the check is rerun in JupyterLab) are not parameters.
+_PARAMETER_TYPES = (str, int, float, bool, list, dict, type(None))
 
 
 def _check_type(name: str, value: Any, expected: type) -> Any:
@@ -594,8 +597,7 @@ def check_params(namespace: Mapping[str, Any]) -> StudyParams:
     values: dict[str, Any] = {}
     unknown = []
     for name, value in namespace.items():
-        if name.startswith("_") or name in _IPYTHON_NAMES or callable(value) or \
-                type(value).__name__ == "module":
+        if name.startswith("_") or name in _IPYTHON_NAMES or not isinstance(value, _PARAMETER_TYPES):
             continue
         if name not in fields:
             unknown.append(name)

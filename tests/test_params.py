@@ -34,6 +34,14 @@ def test_wrong_type_is_named():
         vc.check_params(_ns(lr="3e-4"))
 
 
+def test_objects_made_by_later_cells_are_not_parameters():
+    import torch
+    ns = _ns(model=torch.nn.Linear(2, 2), data=torch.zeros(3), helper=len)
+    assert vc.check_params(ns) == vc.StudyParams()
+    with pytest.raises(vc.ParameterError, match="'hidden'"):
+        vc.check_params(_ns(hidden=[512, 256]))      # a list is injectable, so it is checked
+
+
 def test_int_is_accepted_for_float():
     assert vc.check_params(_ns(lr=1)).lr == 1.0
 
