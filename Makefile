@@ -37,31 +37,41 @@ latex: ## install xelatex + pandoc for the PDF (Debian packages) when missing
 	@bash scripts/setup-latex.sh
 
 ## ---- the study ---------------------------------------------------------------------------
-# One executed notebook per step, run and architecture: reports/<profile>/<run>/<arch>/<step>.ipynb.
-# Training writes the checkpoint; the other steps only read it, so changing a plot never retrains.
+# One executed notebook per step, run, seed and architecture:
+# reports/<profile>/<run>/seed-<seed>/<arch>/<step>.ipynb. A run's seeds are the `seeds: [...]`
+# line of params/runs/<run>.yaml. Training writes the checkpoint; the other steps only read it,
+# so changing a plot never retrains.
 params = params/base.yaml params/runs/$(1).yaml params/profiles/$(PROFILE).yaml
-cell   = $(OUT)/$(1)/$(2)/$(3).ipynb
+seeds  = $(or $(shell sed -n 's/^seeds:[^[]*\[\([^]]*\)\].*/\1/p' params/runs/$(1).yaml | tr ',' ' '),0)
+cell   = $(OUT)/$(1)/seed-$(2)/$(3)/$(4).ipynb
+
+CLASSIFIER := $(OUT)/classifier/00-classifier.ipynb
+$(CLASSIFIER): notebooks/00-classifier.ipynb vae_core.py params/base.yaml params/profiles/$(PROFILE).yaml | $(STAMP)
+	@bash scripts/run_notebook.sh 00-classifier $(PROFILE)
+
+# 04-samples and 05-chain ask the digit classifier how digit-like the samples and chain frames are.
+judged = $(if $(filter 04-samples 05-chain,$(1)),$(CLASSIFIER))
 
 define CELL_RULES
-$(call cell,$(1),$(2),01-train): notebooks/01-train.ipynb vae_core.py $(call params,$(1)) | $(STAMP)
-	@bash scripts/run_notebook.sh 01-train $(PROFILE) $(1) $(2)
+$(call cell,$(1),$(2),$(3),01-train): notebooks/01-train.ipynb vae_core.py $(call params,$(1)) | $(STAMP)
+	@bash scripts/run_notebook.sh 01-train $(PROFILE) $(1) $(2) $(3)
 $(foreach s,$(STEPS),
-$(call cell,$(1),$(2),$(s)): notebooks/$(s).ipynb $(call cell,$(1),$(2),01-train) | $(STAMP)
-	@bash scripts/run_notebook.sh $(s) $(PROFILE) $(1) $(2)
+$(call cell,$(1),$(2),$(3),$(s)): notebooks/$(s).ipynb $(call cell,$(1),$(2),$(3),01-train) $(call judged,$(s)) | $(STAMP)
+	@bash scripts/run_notebook.sh $(s) $(PROFILE) $(1) $(2) $(3)
 )
 endef
-$(foreach r,$(RUNS),$(foreach a,$(ARCHS),$(eval $(call CELL_RULES,$(r),$(a)))))
+$(foreach r,$(RUNS),$(foreach n,$(call seeds,$(r)),$(foreach a,$(ARCHS),$(eval $(call CELL_RULES,$(r),$(n),$(a))))))
 
-# Training first, the costliest models first (batch 16 before 64, deep before shallow), so that
+# Training first (the classifier right after), the costliest models first (batch 16 before 64, deep before shallow), so that
 # with -j2 no long job is left running alone at the end; then the evaluation steps.
 reverse = $(if $(1),$(call reverse,$(wordlist 2,$(words $(1)),$(1))) $(firstword $(1)))
-TRAIN := $(foreach r,$(RUNS),$(foreach a,$(call reverse,$(ARCHS)),$(call cell,$(r),$(a),01-train)))
-CELLS := $(TRAIN) $(foreach r,$(RUNS),$(foreach a,$(ARCHS),$(foreach s,$(STEPS),$(call cell,$(r),$(a),$(s)))))
+TRAIN := $(foreach r,$(RUNS),$(foreach n,$(call seeds,$(r)),$(foreach a,$(call reverse,$(ARCHS)),$(call cell,$(r),$(n),$(a),01-train))))
+CELLS := $(TRAIN) $(CLASSIFIER) $(foreach r,$(RUNS),$(foreach n,$(call seeds,$(r)),$(foreach a,$(ARCHS),$(foreach s,$(STEPS),$(call cell,$(r),$(n),$(a),$(s))))))
 
 .PHONY: cells
 cells: $(CELLS) ## run every (run, architecture) notebook that is out of date
 
-$(OUT)/report.ipynb: notebooks/report.ipynb $(CELLS) | $(STAMP)
+$(OUT)/report.ipynb: notebooks/report.ipynb vae_core.py $(CELLS) | $(STAMP)
 	@bash scripts/run_notebook.sh report $(PROFILE)
 
 $(OUT)/report.html: $(OUT)/report.ipynb scripts/render_report.sh notebooks/templates/report/index.html.j2
@@ -73,7 +83,7 @@ $(OUT)/report.pdf: $(OUT)/report.ipynb scripts/render_report.sh notebooks/templa
 
 .PHONY: report
 report: $(STAMP) ## render the study to reports/$(PROFILE)/report.{html,pdf} (PROFILE=full|quick, JOBS=2)
-	@echo "== report: profile $(PROFILE), $(words $(RUNS)) runs x $(words $(ARCHS)) architectures, $(JOBS) jobs"
+	@echo "== report: profile $(PROFILE), runs $(foreach r,$(RUNS),$(r) (seeds $(call seeds,$(r)))) x $(words $(ARCHS)) architectures, $(JOBS) jobs"
 	@$(MAKE) --no-print-directory --keep-going -j$(JOBS) cells
 	@$(MAKE) --no-print-directory $(OUT)/report.html $(OUT)/report.pdf
 	@echo "== done: $(OUT)/report.html and $(OUT)/report.pdf"

@@ -1,15 +1,16 @@
 """Training throughput of the study's loop vs a tutorial-style loop, and the projected study time.
 
 Prints, in one run on this machine, for every architecture at batch 16 and 64:
-  * ours, 1 process: the study's loop (vae_core: in-memory tensors, fused Adam, no host syncs,
-    subnormals flushed) in one process with one thread;
+  * ours, 1 process: the study's loop (vae_core: in-memory tensors, hand-written backward,
+    fused Adam, no host syncs, subnormals flushed) in one process with one thread;
   * ours, 2 processes: the layout `make -j2` uses — two such processes side by side (total);
   * the tutorial loop: torchvision dataset + ToTensor + DataLoader(shuffle=True), plain Adam and
     a .item() per step, with torch's default threads (all cores), as a user would run it;
   * the ratio of the study layout to the tutorial loop, and the fraction of the machine's
     single-thread fp32 matmul peak one process reaches;
 then the seven-architecture epoch set per batch size and the projected wall time of the whole
-study (7 architectures x 100 epochs x both runs, with the per-epoch validation pass).
+study (7 architectures x 100 epochs x every run and seed of params/runs/, with the per-epoch
+validation pass).
 
     make bench              # or: .venv/bin/python scripts/bench.py --images 4800
 Timings on a shared machine are noisy: read the ratios, which are measured in one run.
@@ -154,14 +155,19 @@ def main() -> None:
     for b in args.batches:
         print(f"seven-architecture epoch set at batch {b}: study layout {study_s[b]:.0f} s, tutorial "
               f"loop {tut_s[b]:.0f} s -> {tut_s[b] / study_s[b]:.1f}x the throughput")
-    if set(args.batches) >= {16, 64} and len(args.archs) == len(vc.ARCHS):
-        total = 100 * (study_s[16] + study_s[64])
-        floor = 100 * EPOCH_IMAGES * sum(train_flops_per_image(a) for a in vc.ARCHS) * 2 / 1e9 / peak_all
-        print(f"projected training of the whole study (7 archs x 100 epochs x batch 16 and 64, "
-              f"two processes): {total / 60:.0f} min; tutorial loop: "
-              f"{100 * (tut_s[16] + tut_s[64]) / 60:.0f} min; compute floor at the {default_threads}-thread "
-              f"matmul peak: {floor / 60:.0f} min")
-
+    runs = {r: vc.study_parameters("full", r) for r in vc.RUNS}
+    if set(args.batches) >= {p["batch_size"] for p in runs.values()} and len(args.archs) == len(vc.ARCHS):
+        # every run trains its seven models once per seed (params/runs/<run>.yaml)
+        total = 100 * sum(len(p["seeds"]) * study_s[p["batch_size"]] for p in runs.values())
+        tut_total = 100 * sum(len(p["seeds"]) * tut_s[p["batch_size"]] for p in runs.values())
+        n_sets = sum(len(p["seeds"]) for p in runs.values())
+        floor = (100 * EPOCH_IMAGES * sum(train_flops_per_image(a) for a in vc.ARCHS) * n_sets
+                 / 1e9 / peak_all)
+        layout = ", ".join(f"{r}: batch {p['batch_size']} x {len(p['seeds'])} seed(s)"
+                           for r, p in runs.items())
+        print(f"projected training of the whole study (7 archs x 100 epochs; {layout}; two "
+              f"processes): {total / 60:.0f} min; tutorial loop: {tut_total / 60:.0f} min; compute "
+              f"floor at the {default_threads}-thread matmul peak: {floor / 60:.0f} min")
 
 if __name__ == "__main__":
     main()

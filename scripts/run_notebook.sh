@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # Run one notebook with papermill and print one progress line when it starts and when it ends.
-#   run_notebook.sh STEP PROFILE RUN ARCH   one cell of the study -> reports/PROFILE/RUN/ARCH/STEP.ipynb
+#   run_notebook.sh STEP PROFILE RUN SEED ARCH
+#       one cell of the study -> reports/PROFILE/RUN/seed-SEED/ARCH/STEP.ipynb
+#   run_notebook.sh 00-classifier PROFILE   the digit classifier  -> reports/PROFILE/classifier/
 #   run_notebook.sh report PROFILE          the report notebook   -> reports/PROFILE/report.ipynb
 # The executed notebook only takes its final name when papermill succeeds, so `make` never
 # mistakes a failed run for a finished one; a failed run is kept as STEP.failed.ipynb.
 set -euo pipefail
-step=$1 profile=$2 run=${3:-} arch=${4:-}
+step=$1 profile=$2 run=${3:-} seed=${4:-} arch=${5:-}
 cd "$(dirname "$0")/.."
 if [ -n "$run" ]; then
-  out=reports/$profile/$run/$arch label="$profile/$run/$arch $step"
-  args=(-f params/base.yaml -f "params/runs/$run.yaml" -f "params/profiles/$profile.yaml" -p arch "$arch")
+  out=reports/$profile/$run/seed-$seed/$arch label="$profile/$run/seed-$seed/$arch $step"
+  args=(-f params/base.yaml -f "params/runs/$run.yaml" -f "params/profiles/$profile.yaml"
+        -p seed "$seed" -p arch "$arch")
+elif [ "$step" = 00-classifier ]; then
+  out=reports/$profile/classifier label="$profile classifier"
+  args=(-f params/base.yaml -f "params/profiles/$profile.yaml")
 else
   out=reports/$profile label="$profile report"
   args=(-p profile "$profile")

@@ -1,4 +1,5 @@
 """The step notebooks, run through papermill with tiny parameters on tiny idx files."""
+import json
 from pathlib import Path
 
 import nbformat
@@ -22,7 +23,8 @@ def _run(step, tmp_path, **params):
 def _tiny(tmp_path, tiny_mnist):
     return dict(arch="deep-128", run="r", profile="t", epochs=2, batch_size=8, train_subset=0,
                 eval_subset=0, iw_samples=3, chain_steps=4, chain_images=4, n_samples=9,
-                n_recon=4, eval_batch_size=7, mnist_source=str(tiny_mnist),
+                n_recon=4, eval_batch_size=7, mnist_source=str(tiny_mnist), seed=1, seeds=[0, 1],
+                iw_curve_ks=[1, 3], iw_curve_images=5, classifier_epochs=1, fid_samples=12,
                 data_dir=str(tmp_path / "data"), reports_dir=str(tmp_path / "reports"),
                 checkpoints_dir=str(tmp_path / "ckpt"))
 
@@ -41,9 +43,18 @@ def test_every_notebook_opens_with_a_sentence_then_its_parameters_cell():
 
 def test_pipeline_steps_write_their_artifacts(tmp_path, tiny_mnist):
     params = _tiny(tmp_path, tiny_mnist)
+    clf_params = {k: v for k, v in params.items()
+                  if k in ("profile", "classifier_epochs", "train_subset", "eval_subset", "fid_samples",
+                           "mnist_source", "data_dir", "reports_dir", "checkpoints_dir")}
+    _run("00-classifier", tmp_path, **clf_params)
+    clf = (tmp_path / "reports" / "t" / "classifier" / "classifier.json")
+    assert 0.0 <= json.loads(clf.read_text())["test_accuracy"] <= 1.0
+    assert (tmp_path / "ckpt" / "t" / "classifier.pt").exists()
     for step in vc.CELL_STEPS:
         _run(step, tmp_path, **params)
-    cell = vc.load_cell("t", "r", "deep-128", str(tmp_path / "reports"))
+    with pytest.raises(FileNotFoundError, match="seed-0"):     # only seed 1 was run
+        vc.load_cell("t", "r", "deep-128", str(tmp_path / "reports"))
+    cell = vc.load_cell("t", "r", "deep-128", str(tmp_path / "reports"), seed=1)
     assert len(cell["history"]) == 2
     assert cell["01-train"]["n_params"] == vc.SEED_PARAM_COUNTS["deep-128"]
     assert cell["02-elbo"]["test_iwae"] > cell["02-elbo"]["test_elbo"] - 50
@@ -52,7 +63,14 @@ def test_pipeline_steps_write_their_artifacts(tmp_path, tiny_mnist):
     assert cell["05-chain"]["steps"] == 4 and cell["gif"].stat().st_size > 0
     prov = cell["02-elbo"]["provenance"]
     assert prov["params"]["arch"] == "deep-128" and "torch" in prov["versions"]
-    assert (tmp_path / "ckpt" / "t" / "r" / "deep-128.pt").exists()
+    assert prov["params"]["seed"] == 1
+    assert (tmp_path / "ckpt" / "t" / "r" / "seed-1" / "deep-128.pt").exists()
+    assert set(cell["02-elbo"]["iwae_curve"]) == {"1", "3"}
+    quality = cell["04-samples"]
+    assert sum(quality["class_counts"]) == 12 and quality["frechet_distance"] >= 0
+    mixing = cell["05-chain"]
+    assert len(mixing["frame_classes"]) == 4 and len(mixing["frame_classes"][0]) == 5   # [B][T+1]
+    assert 0 <= mixing["class_switches_per_chain"] <= 4
 
 
 @pytest.mark.parametrize("bad, message", [

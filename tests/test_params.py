@@ -55,6 +55,24 @@ def test_unknown_arch_and_bad_values():
         vc.check_params(_ns(init="xavier"))
 
 
+def test_seed_lists_are_checked():
+    assert vc.check_params(_ns(seeds=[0, 1, 2])).seeds == [0, 1, 2]
+    for bad in ([], [0, 0], [0, "1"], [True]):
+        with pytest.raises(vc.ParameterError, match="seeds: must be a non-empty list"):
+            vc.check_params(_ns(seeds=bad))
+    with pytest.raises(vc.ParameterError, match="seeds: expected list, got int"):
+        vc.check_params(_ns(seeds=3))
+    with pytest.raises(vc.ParameterError, match="iw_curve_ks"):
+        vc.check_params(_ns(iw_curve_ks=[0, 10]))
+
+
+def test_each_seed_has_its_own_folder_and_checkpoint():
+    p = vc.check_params(_ns(run="retrained", profile="full", seed=2, arch="deep-512"))
+    assert p.out_dir.relative_to(vc.PROJECT_ROOT).as_posix() == "reports/full/retrained/seed-2/deep-512"
+    assert (p.checkpoint_path.relative_to(vc.PROJECT_ROOT).as_posix()
+            == "checkpoints/full/retrained/seed-2/deep-512.pt")
+
+
 def _yaml(path):
     return yaml.safe_load((ROOT / "params" / path).read_text())
 

@@ -1,5 +1,6 @@
 """The pins live in requirements.txt; environment.yml must carry the same ones."""
 import re
+import subprocess
 from pathlib import Path
 
 import yaml
@@ -43,6 +44,18 @@ def test_makefile_lists_the_architectures_and_runs_of_vae_core():
     assert archs == list(vae_core.ARCHS)
     assert runs == list(vae_core.RUNS)
     assert {p.stem for p in (ROOT / "params" / "runs").glob("*.yaml")} == set(vae_core.RUNS)
+
+
+def test_make_runs_every_seed_listed_in_the_run_files():
+    """The Makefile reads `seeds: [...]` from params/runs/<run>.yaml: one training cell per seed."""
+    out = subprocess.run(["make", "-n", "-B", "cells", "PROFILE=quick"], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout
+    trained = set(re.findall(r"run_notebook\.sh 01-train quick (\S+) (\d+) (\S+)", out))
+    for run in ("original", "retrained"):
+        seeds = yaml.safe_load((ROOT / "params" / "runs" / f"{run}.yaml").read_text())["seeds"]
+        assert {(r, int(s)) for r, s, _ in trained if r == run} == {(run, s) for s in seeds}
+        assert len([t for t in trained if t[0] == run]) == len(seeds) * 7
+    assert "run_notebook.sh 00-classifier quick" in out
 
 
 def test_every_make_target_is_documented():

@@ -10,6 +10,27 @@ def _config(**kw):
     return vc.TrainConfig(**base)
 
 
+@pytest.mark.parametrize("arch", ["vanilla", "deep-256-128"])
+def test_hand_written_gradient_equals_autograd(arch, blobs):
+    """The trainer's elbo_step computes the gradient by hand; it must be autograd's."""
+    torch.manual_seed(0)
+    model = vc.build_model(arch, init="kaiming")
+    with torch.no_grad():                       # a sigma away from its initial 1
+        model.decoder_raw_std.fill_(-1.5)
+    x = blobs[:24]
+    terms = vc.elbo_terms(model, x, torch.Generator().manual_seed(7))
+    (-terms.elbo.mean()).backward()
+    expected = {n: p.grad.clone() for n, p in model.named_parameters()}
+    for p in model.parameters():
+        p.grad = torch.full_like(p, 123.0)      # stale values must be overwritten, not added to
+    elbo = vc.elbo_step(model, x, torch.Generator().manual_seed(7))
+    assert torch.allclose(elbo, terms.elbo.detach(), rtol=1e-5, atol=1e-3)
+    for name, p in model.named_parameters():
+        scale = expected[name].abs().max()
+        assert scale > 0, name
+        assert torch.allclose(p.grad, expected[name], rtol=1e-4, atol=1e-5 * float(scale)), name
+
+
 def test_training_raises_the_elbo(blobs, tmp_path):
     # 10 epochs x 16 steps of batch 32 = 160 steps, plus the first evaluation before training
     model = vc.build_model("deep-128")

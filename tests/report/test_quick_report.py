@@ -18,12 +18,24 @@ def html() -> str:
 
 
 def test_tables_and_figures(html):
-    for n in range(1, 5):
+    # the seed's Tables 1-4 and Figures 1-7, then ours: Table 5 (sample quality), Figure 8 (IWAE
+    # vs K), 9 (sample classes), 10-11 (chain mixing)
+    for n in range(1, 6):
         assert f"Table {n}." in html, f"Table {n} missing"
-    for n in range(1, 8):
+    for n in range(1, 12):
         assert f"Figure {n}." in html, f"Figure {n} missing"
     # every figure is an embedded image, not a link to a file
-    assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', html)) >= 7
+    assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', html)) >= 11
+
+
+def test_beyond_the_seed(html):
+    assert "IWAE bound at a few K" in html
+    assert "Does the ELBO rank the models as the tighter bound does?" in html
+    assert "The classifier reaches" in html and "Fréchet distance" in html
+    assert "Chain mixing at a glance" in html
+    assert "± " in html, "run B's seed spread is missing"          # mean ± sd over seeds
+    verdicts = re.findall(r"<td>(reproduced|not reproduced|unclear)</td>", html)
+    assert len(verdicts) >= 12
 
 
 def test_seed_numbers_sit_beside_ours(html):
@@ -39,6 +51,10 @@ def test_all_fourteen_chains_are_playable_gifs(html):
         assert data[:6] in (b"GIF87a", b"GIF89a")
         assert data.count(b"\x21\xf9\x04") > 2     # graphic control blocks: many frames
         assert b"NETSCAPE2.0" in data              # looping animation
+
+
+def test_no_warnings_or_tracebacks_leak_into_the_report(html):
+    assert "Warning:" not in html and "Traceback" not in html
 
 
 def test_html_reads_offline_and_hides_code(html):
