@@ -540,11 +540,14 @@ def write_json(obj: Any, path: str | os.PathLike) -> None:
 
 
 def git_commit() -> str:
-    """The project's git commit (with ``+dirty`` if the tree has changes), or ``"unknown"``."""
+    """The project's git commit, with ``+dirty`` if a tracked file outside ``reports/`` differs
+    from it, or ``"unknown"``. Rendered outputs are left out: a rerun rewrites the committed
+    ``reports/full`` and would otherwise mark every cell of a clean checkout dirty."""
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)reports"],
                                cwd=PROJECT_ROOT, capture_output=True, text=True).stdout.strip()
         return sha + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):

@@ -63,3 +63,24 @@ def test_every_make_target_is_documented():
     phony = set(re.findall(r"^\.PHONY:\s*(\S+)", text, re.M))
     documented = set(re.findall(r"^([a-zA-Z_-]+):.*## ", text, re.M))
     assert phony <= documented, phony - documented
+
+
+def test_git_commit_is_dirty_for_code_changes_not_for_rendered_outputs(tmp_path, monkeypatch):
+    import vae_core
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "r.json").write_text("1")
+    (tmp_path / "code.py").write_text("a = 1")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "x")
+    monkeypatch.setattr(vae_core, "PROJECT_ROOT", tmp_path)
+    clean = vae_core.git_commit()
+    assert len(clean) == 40
+    (tmp_path / "reports" / "r.json").write_text("2")
+    assert vae_core.git_commit() == clean
+    (tmp_path / "code.py").write_text("a = 2")
+    assert vae_core.git_commit() == clean + "+dirty"
