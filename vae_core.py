@@ -1148,15 +1148,10 @@ class ClassifierConfig:
     design: str = DigitClassifier.design
 
 
-@torch.no_grad()
 def classifier_accuracy(net: DigitClassifier, x: Tensor, y: Tensor, batch_size: int = 1000) -> float:
-    """Fraction of ``x [N, 784]`` whose predicted class equals ``y [N]``."""
-    was_training = net.training
-    net.eval()
-    correct = sum(int((net(xb).argmax(1) == yb).sum())
-                  for xb, yb in zip(_batches(x, batch_size), _batches(y, batch_size)))
-    net.train(was_training)
-    return correct / len(x)
+    """Fraction of ``x [N, 784]`` whose predicted class equals ``y [N]`` (the network has no
+    dropout or batch norm, so train and eval mode predict alike)."""
+    return float((classify(net, x, batch_size)["classes"] == y).float().mean())
 
 
 def train_classifier(config: ClassifierConfig, x: Tensor, y: Tensor, val_x: Tensor, val_y: Tensor,
@@ -1168,10 +1163,10 @@ def train_classifier(config: ClassifierConfig, x: Tensor, y: Tensor, val_x: Tens
     a cache made with another config is retrained, not silently reused.
     """
     path = Path(path)
-    net = DigitClassifier().to(device)
     if path.exists():
         saved = torch.load(path, map_location=device, weights_only=True)
         if saved.get("config") == dataclasses.asdict(config):
+            net = DigitClassifier().to(device)
             net.load_state_dict(saved["model"])
             return net.eval(), {**saved["log"], "cached": True}
     flush_denormals()
@@ -1181,7 +1176,7 @@ def train_classifier(config: ClassifierConfig, x: Tensor, y: Tensor, val_x: Tens
     steps_per_epoch = math.ceil(len(x) / config.batch_size)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.epochs * steps_per_epoch)
     gen = torch.Generator().manual_seed(config.seed)
-    x, y = x.to(device), y.to(device)
+    x, y, val_x, val_y = x.to(device), y.to(device), val_x.to(device), val_y.to(device)
     log: dict[str, Any] = {"val_accuracy": [], "seconds": []}
     for _ in range(config.epochs):
         start = time.perf_counter()
@@ -1194,7 +1189,7 @@ def train_classifier(config: ClassifierConfig, x: Tensor, y: Tensor, val_x: Tens
             opt.step()
             schedule.step()
         log["seconds"].append(time.perf_counter() - start)
-        log["val_accuracy"].append(classifier_accuracy(net, val_x.to(device), val_y.to(device)))
+        log["val_accuracy"].append(classifier_accuracy(net, val_x, val_y))
     atomic_torch_save({"model": net.state_dict(), "config": dataclasses.asdict(config),
                        "log": log}, path)
     return net.eval(), {**log, "cached": False}
@@ -1215,13 +1210,18 @@ def load_classifier(path: str | os.PathLike, device: str | torch.device = "cpu")
     return net.eval()
 
 
+def _finite_pixels(x: Tensor) -> Tensor:
+    """NaN and +inf pixels as 1 (white, like a saturated chain), -inf as 0."""
+    return torch.nan_to_num(x, nan=1.0, posinf=1.0, neginf=0.0)
+
+
 @torch.no_grad()
 def classify(net: DigitClassifier, x: Tensor, batch_size: int = 1000) -> dict[str, Tensor]:
     """Classes ``[N]``, confidences (max softmax) ``[N]`` and features ``[N, 128]`` of ``x [N, 784]``.
 
     Non-finite pixels (a diverged chain) are set to 1 first, so they get a label, not an error.
     """
-    x = torch.nan_to_num(x, nan=1.0, posinf=1.0, neginf=0.0)
+    x = _finite_pixels(x)
     feats = torch.cat([net.features(xb) for xb in _batches(x, batch_size)])
     probs = torch.softmax(net.head(feats), dim=1)
     conf, cls = probs.max(1)
@@ -1247,7 +1247,7 @@ def frechet_distance(a: Tensor, b: Tensor) -> float:
 def nearest_distance(x: Tensor, reference: Tensor, batch_size: int = 4096) -> Tensor:
     """Euclidean pixel distance of each row of ``x [N, 784]`` to its nearest row of ``reference``:
     ``[N]``. Non-finite pixels count as 1."""
-    x = torch.nan_to_num(x, nan=1.0, posinf=1.0, neginf=0.0)
+    x = _finite_pixels(x)
     best = torch.full((len(x),), float("inf"), device=x.device)
     for rb in _batches(reference, batch_size):
         best = torch.minimum(best, torch.cdist(x, rb).min(1).values)
