@@ -95,3 +95,29 @@ def test_real_mnist_shapes(mnist_source, tmp_path):
     assert d.train.shape == (48000, 784) and d.val.shape == (12000, 784)
     assert d.test.shape == (10000, 784)
     assert torch.bincount(d.test_labels).tolist()[:3] == [980, 1135, 1032]
+
+
+def test_cache_returns_what_torchvision_read_and_follows_the_raw_files(tiny_mnist, tmp_path):
+    root = tmp_path / "data"
+    first = vc.load_mnist(root=root, source=str(tiny_mnist))
+    cache = root / "MNIST" / "tensors.pt"
+    assert cache.exists()
+    stamp = cache.stat().st_mtime_ns
+    cached = vc.load_mnist(root=root, source=str(tiny_mnist))
+    assert cache.stat().st_mtime_ns == stamp            # served from the cache, not rewritten
+    for field in ("train", "val", "test", "train_labels", "val_labels", "test_labels"):
+        assert torch.equal(getattr(first, field), getattr(cached, field))
+    # a new source with other test images replaces the raw file: the cache must not serve the old
+    write_idx(tiny_mnist / "t10k-images-idx3-ubyte", torch.full((20, 28, 28), 255), 2051)
+    changed = vc.load_mnist(root=root, source=str(tiny_mnist))
+    assert torch.equal(changed.test, torch.ones(20, 784))
+    assert torch.equal(changed.train, first.train)
+
+
+def test_unreadable_cache_is_rebuilt(tiny_mnist, tmp_path):
+    root = tmp_path / "data"
+    first = vc.load_mnist(root=root, source=str(tiny_mnist))
+    (root / "MNIST" / "tensors.pt").write_bytes(b"not a torch file")
+    again = vc.load_mnist(root=root, source=str(tiny_mnist))
+    assert torch.equal(first.test, again.test)
+    assert torch.load(root / "MNIST" / "tensors.pt", weights_only=True)["test_images"].shape == (20, 28, 28)

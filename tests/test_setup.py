@@ -84,3 +84,23 @@ def test_git_commit_is_dirty_for_code_changes_not_for_rendered_outputs(tmp_path,
     assert vae_core.git_commit() == clean
     (tmp_path / "code.py").write_text("a = 2")
     assert vae_core.git_commit() == clean + "+dirty"
+
+
+def test_lean_papermill_runs_a_notebook_with_its_parameters(tmp_path):
+    """scripts/papermill_lean.py is papermill's command line: parameters injected, cells run."""
+    import sys
+
+    import nbformat
+    nb = nbformat.v4.new_notebook(metadata={"language_info": {"name": "python"}})
+    nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("y = x * 2\nprint('y =', y)")]
+    src, out = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
+    nbformat.write(nb, src)
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "papermill_lean.py"), str(src), str(out),
+                    "-p", "x", "21", "-k", "python3", "--no-progress-bar"],
+                   check=True, capture_output=True, text=True)
+    executed = nbformat.read(out, as_version=4)
+    nbformat.validate(executed)
+    printed = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code"
+                      for o in c.get("outputs", []))
+    assert "y = 42" in printed
