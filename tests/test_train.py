@@ -31,6 +31,47 @@ def test_hand_written_gradient_equals_autograd(arch, blobs):
         assert torch.allclose(p.grad, expected[name], rtol=1e-4, atol=1e-5 * float(scale)), name
 
 
+def _adam_run(model, optimizer, x, steps, use_stepper):
+    gen = torch.Generator().manual_seed(3)
+    vc.allocate_grads(model)
+    for i in range(steps):
+        vc.elbo_step(model, x[8 * i:8 * i + 8], gen)
+        stepper = vc.fused_adam_stepper(optimizer) if use_stepper else None
+        (stepper or optimizer.step)()
+
+
+def test_fused_adam_stepper_is_bit_for_bit_optimizer_step(blobs):
+    """The trainer's direct fused-Adam call must be exactly Adam.step(), state included."""
+    runs = []
+    for use_stepper in (False, True):
+        torch.manual_seed(0)
+        model = vc.build_model("deep-128", init="kaiming")
+        opt = vc.make_optimizer(model, 1e-3, torch.device("cpu"))
+        assert vc.fused_adam_stepper(opt) is None          # no state before the first step
+        _adam_run(model, opt, blobs, 12, use_stepper)
+        assert vc.fused_adam_stepper(opt) is not None      # so the second run did use it
+        runs.append((model.state_dict(), opt.state_dict()))
+    (m1, o1), (m2, o2) = runs
+    assert m1.keys() == m2.keys() and all(torch.equal(m1[k], m2[k]) for k in m1)
+    for i, s1 in o1["state"].items():
+        assert float(s1["step"]) == float(o2["state"][i]["step"]) == 12
+        assert torch.equal(s1["exp_avg"], o2["state"][i]["exp_avg"])
+        assert torch.equal(s1["exp_avg_sq"], o2["state"][i]["exp_avg_sq"])
+    # a model that moved: the comparison above is not between two untouched initialisations
+    torch.manual_seed(0)
+    fresh = vc.build_model("deep-128", init="kaiming").state_dict()
+    assert not torch.equal(fresh["decoder_head.weight"], m2["decoder_head.weight"])
+
+
+def test_fused_adam_stepper_declines_what_it_does_not_implement(blobs):
+    model = vc.build_model("vanilla")
+    for opt in (torch.optim.Adam(model.parameters(), lr=1e-3, foreach=True),
+                torch.optim.Adam(model.parameters(), lr=1e-3, fused=True, weight_decay=0.1),
+                torch.optim.SGD(model.parameters(), lr=1e-3)):
+        _adam_run(model, opt, blobs, 1, use_stepper=False)
+        assert vc.fused_adam_stepper(opt) is None
+
+
 def test_training_raises_the_elbo(blobs, tmp_path):
     # 10 epochs x 16 steps of batch 32 = 160 steps, plus the first evaluation before training
     model = vc.build_model("deep-128")
