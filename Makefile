@@ -45,15 +45,23 @@ params = params/base.yaml params/runs/$(1).yaml params/profiles/$(PROFILE).yaml
 seeds  = $(or $(shell sed -n 's/^seeds:[^[]*\[\([^]]*\)\].*/\1/p' params/runs/$(1).yaml | tr ',' ' '),0)
 cell   = $(OUT)/$(1)/seed-$(2)/$(3)/$(4).ipynb
 
+# A training notebook whose checkpoint is missing (a fresh clone, `make clean-checkpoints`) must
+# run even when its executed notebook is newer than its sources: it then depends on FORCE.
+# (The notebooks' `checkpoints_dir` parameter defaults to `checkpoints`.)
+CKPT    := checkpoints/$(PROFILE)
+missing  = $(if $(wildcard $(1)),,FORCE)
+.PHONY: FORCE
+FORCE:
+
 CLASSIFIER := $(OUT)/classifier/00-classifier.ipynb
-$(CLASSIFIER): notebooks/00-classifier.ipynb vae_core.py params/base.yaml params/profiles/$(PROFILE).yaml | $(STAMP)
+$(CLASSIFIER): notebooks/00-classifier.ipynb vae_core.py params/base.yaml params/profiles/$(PROFILE).yaml $(call missing,$(CKPT)/classifier.pt) | $(STAMP)
 	@bash scripts/run_notebook.sh 00-classifier $(PROFILE)
 
 # 04-samples and 05-chain ask the digit classifier how digit-like the samples and chain frames are.
 judged = $(if $(filter 04-samples 05-chain,$(1)),$(CLASSIFIER))
 
 define CELL_RULES
-$(call cell,$(1),$(2),$(3),01-train): notebooks/01-train.ipynb vae_core.py $(call params,$(1)) | $(STAMP)
+$(call cell,$(1),$(2),$(3),01-train): notebooks/01-train.ipynb vae_core.py $(call params,$(1)) $(call missing,$(CKPT)/$(1)/seed-$(2)/$(3).pt) | $(STAMP)
 	@bash scripts/run_notebook.sh 01-train $(PROFILE) $(1) $(2) $(3)
 $(foreach s,$(STEPS),
 $(call cell,$(1),$(2),$(3),$(s)): notebooks/$(s).ipynb $(call cell,$(1),$(2),$(3),01-train) $(call judged,$(s)) | $(STAMP)
