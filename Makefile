@@ -18,6 +18,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 OUT    := reports/$(PROFILE)
 KERNEL := vae-report
+# the code every notebook runs: the model and ELBO, and the package of everything else
+CODE   := vae_core.py $(sort $(wildcard vae_report/*.py))
 
 ## ---- set-up ------------------------------------------------------------------------------
 $(STAMP): requirements.txt
@@ -54,14 +56,14 @@ missing  = $(if $(wildcard $(1)),,FORCE)
 FORCE:
 
 CLASSIFIER := $(OUT)/classifier/00-classifier.ipynb
-$(CLASSIFIER): notebooks/00-classifier.ipynb vae_core.py params/base.yaml params/profiles/$(PROFILE).yaml $(call missing,$(CKPT)/classifier.pt) | $(STAMP)
+$(CLASSIFIER): notebooks/00-classifier.ipynb $(CODE) params/base.yaml params/profiles/$(PROFILE).yaml $(call missing,$(CKPT)/classifier.pt) | $(STAMP)
 	@bash scripts/run_notebook.sh 00-classifier $(PROFILE)
 
 # 04-samples and 05-chain ask the digit classifier how digit-like the samples and chain frames are.
 judged = $(if $(filter 04-samples 05-chain,$(1)),$(CLASSIFIER))
 
 define CELL_RULES
-$(call cell,$(1),$(2),$(3),01-train): notebooks/01-train.ipynb vae_core.py $(call params,$(1)) $(call missing,$(CKPT)/$(1)/seed-$(2)/$(3).pt) | $(STAMP)
+$(call cell,$(1),$(2),$(3),01-train): notebooks/01-train.ipynb $(CODE) $(call params,$(1)) $(call missing,$(CKPT)/$(1)/seed-$(2)/$(3).pt) | $(STAMP)
 	@bash scripts/run_notebook.sh 01-train $(PROFILE) $(1) $(2) $(3)
 $(foreach s,$(STEPS),
 $(call cell,$(1),$(2),$(3),$(s)): notebooks/$(s).ipynb $(call cell,$(1),$(2),$(3),01-train) $(call judged,$(s)) | $(STAMP)
@@ -79,7 +81,7 @@ CELLS := $(TRAIN) $(CLASSIFIER) $(foreach r,$(RUNS),$(foreach n,$(call seeds,$(r
 .PHONY: cells
 cells: $(CELLS) ## run every (run, architecture) notebook that is out of date
 
-$(OUT)/report.ipynb: notebooks/report.ipynb vae_core.py $(CELLS) | $(STAMP)
+$(OUT)/report.ipynb: notebooks/report.ipynb $(CODE) $(CELLS) | $(STAMP)
 	@bash scripts/run_notebook.sh report $(PROFILE)
 
 $(OUT)/report.html: $(OUT)/report.ipynb scripts/render_report.sh notebooks/templates/report/index.html.j2

@@ -1,8 +1,9 @@
 """Training throughput of the study's loop vs a tutorial-style loop, and the projected study time.
 
 Prints, in one run on this machine, for every architecture at batch 16 and 64:
-  * ours, 1 process: the study's loop (vae_core: in-memory tensors, hand-written backward,
-    fused Adam, no host syncs, subnormals flushed) in one process with one thread;
+  * ours, 1 process: the study's loop (vae_report.training with the fast backend: in-memory
+    tensors, hand-written backward, fused Adam, no host syncs, subnormals flushed; --backend
+    autograd times the reference step instead) in one process with one thread;
   * ours, 2 processes: the layout `make -j2` uses — two such processes side by side (total);
   * the tutorial loop: torchvision dataset + ToTensor + DataLoader(shuffle=True), plain Adam and
     a .item() per step, with torch's default threads (all cores), as a user would run it;
@@ -35,9 +36,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 import vae_core as vc  # noqa: E402
+from vae_report import devices, evaluation, layout, training  # noqa: E402
+from vae_report.data import load_mnist  # noqa: E402
+from vae_report.params import RUNS, study_parameters  # noqa: E402
 
 EPOCH_IMAGES = 48_000
-ROOT = str(vc.PROJECT_ROOT / "data")
+ROOT = str(layout.PROJECT_ROOT / "data")
+BACKEND = "fast"                  # the training backend timed as "ours" (--backend)
 _X: torch.Tensor | None = None     # the worker processes' training images
 
 
@@ -64,18 +69,21 @@ def train_flops_per_image(arch: str) -> float:
 REPEATS = 3   # timing rounds per (architecture, batch); the fastest of each loop counts
 
 
-def ours_epoch_timer(arch: str, batch: int, x: torch.Tensor) -> Callable[[], float]:
-    """The study's loop (vae_core._train_epoch) over ``x``, warmed up; returns a function that
-    trains one more epoch and returns its seconds."""
+def ours_epoch_timer(arch: str, batch: int, x: torch.Tensor,
+                     backend: str = "fast") -> Callable[[], float]:
+    """The study's loop (``training.train_epoch`` with ``backend``) over ``x``, warmed up; returns
+    a function that trains one more epoch and returns its seconds."""
     torch.manual_seed(0)
     model = vc.build_model(arch)
-    opt = vc.make_optimizer(model, 3e-4, torch.device("cpu"))
+    opt = training.make_optimizer(model, 3e-4, torch.device("cpu"))
     pg, ng = torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)
-    vc._train_epoch(model, opt, x[: 20 * batch], batch, pg, ng, 0, 10_000)
+    run = lambda data: training.train_epoch(model, opt, data, batch, pg, ng, backend=backend,
+                                            check_every=10_000)
+    run(x[: 20 * batch])
 
     def epoch() -> float:
         t = time.perf_counter()
-        vc._train_epoch(model, opt, x, batch, pg, ng, 0, 10_000)
+        run(x)
         return time.perf_counter() - t
     return epoch
 
@@ -113,15 +121,16 @@ def eval_seconds(arch: str, x: torch.Tensor) -> float:
     """Seconds of one validation pass over ``x`` (what training adds per epoch)."""
     model = vc.build_model(arch)
     t = time.perf_counter()
-    vc.evaluate_elbo(model, x, 1000, seed=0)
+    evaluation.evaluate_elbo(model, x, 1000, seed=0)
     return time.perf_counter() - t
 
 
-def _init_worker(n: int) -> None:
-    global _X
+def _init_worker(n: int, backend: str) -> None:
+    global _X, BACKEND
     torch.set_num_threads(1)
-    vc.flush_denormals()
-    _X = vc.load_mnist(ROOT, None, 0.2, 0).train[:n]
+    devices.flush_denormals()
+    _X = load_mnist(ROOT, None, 0.2, 0).train[:n]
+    BACKEND = backend
 
 
 _TIMER: dict[tuple[str, int], Callable[[], float]] = {}   # a worker's current loop
@@ -131,7 +140,7 @@ def _worker(key: tuple[str, int]) -> tuple[int, float]:
     """One timed epoch of the study's loop in a pool worker: (pid, seconds)."""
     if key not in _TIMER:
         _TIMER.clear()
-        _TIMER[key] = ours_epoch_timer(*key, _X)
+        _TIMER[key] = ours_epoch_timer(*key, _X, BACKEND)
     return os.getpid(), _TIMER[key]()
 
 
@@ -148,7 +157,7 @@ def measure(arch: str, batch: int, x: torch.Tensor, pool: Any, repeats: int,
             threads: int) -> dict[str, float]:
     """Best-of-``repeats`` throughputs (images/s) of the three loops and the one-thread matmul
     peak (GFLOP/s), in interleaved rounds so that all four see the same spells of a noisy host."""
-    ours, tutorial = ours_epoch_timer(arch, batch, x), None
+    ours, tutorial = ours_epoch_timer(arch, batch, x, BACKEND), None
     best = {"one": 0.0, "pair": 0.0, "tutorial": 0.0, "peak": 0.0}
     for _ in range(repeats):
         best["one"] = max(best["one"], len(x) / ours())
@@ -167,25 +176,29 @@ def main() -> None:
     ap.add_argument("--batches", nargs="*", type=int, default=[16, 64])
     ap.add_argument("--repeats", type=int, default=REPEATS,
                     help="timed epochs per loop; the fastest counts, for ours and the tutorial alike")
+    ap.add_argument("--backend", choices=["fast", "autograd"], default="fast",
+                    help="the training backend timed as 'ours' (default: the study's fast step)")
     args = ap.parse_args()
+    global BACKEND
+    BACKEND = args.backend
 
     default_threads = torch.get_num_threads()
-    data = vc.load_mnist(ROOT, None, 0.2, 0)      # also puts MNIST where the tutorial loop looks
+    data = load_mnist(ROOT, None, 0.2, 0)      # also puts MNIST where the tutorial loop looks
     x, xv = data.train[: args.images], data.val
     peak1, peak_all = matmul_peak(1), matmul_peak(default_threads)
     torch.set_num_threads(1)
-    vc.flush_denormals()
+    devices.flush_denormals()
     print(f"machine: {os.cpu_count()} cores; torch {torch.__version__}; fp32 matmul peak "
           f"{peak1:.0f} GFLOP/s with 1 thread, {peak_all:.0f} with {default_threads}")
     print(f"timed epochs of {len(x)} images (best of {args.repeats}), projected to {EPOCH_IMAGES}; "
-          f"tutorial loop with {default_threads} threads\n")
+          f"tutorial loop with {default_threads} threads; ours: the {BACKEND} backend\n")
     head = (f"{'arch':<17}{'batch':>6}{'ours 1 proc':>12}{'peak':>6}{'%peak':>7}{'ours 2 procs':>13}"
             f"{'tutorial':>9}{'ratio':>7}{'s/epoch':>8}{'tut. s/ep':>10}")
     print(head + "\n" + "-" * len(head) + "   (images/s; peak: 1-thread GFLOP/s alongside)")
     study_s = {b: 0.0 for b in args.batches}
     tut_s = {b: 0.0 for b in args.batches}
     ctx = mp.get_context("spawn")
-    with ctx.Pool(2, initializer=_init_worker, initargs=(len(x),)) as pool:
+    with ctx.Pool(2, initializer=_init_worker, initargs=(len(x), BACKEND)) as pool:
         for arch in args.archs:
             val_s = eval_seconds(arch, xv)
             for b in args.batches:
@@ -205,7 +218,7 @@ def main() -> None:
     for b in args.batches:
         print(f"seven-architecture epoch set at batch {b}: study layout {study_s[b]:.0f} s, tutorial "
               f"loop {tut_s[b]:.0f} s -> {tut_s[b] / study_s[b]:.1f}x the throughput")
-    runs = {r: vc.study_parameters("full", r) for r in vc.RUNS}
+    runs = {r: study_parameters("full", r) for r in RUNS}
     if set(args.batches) >= {p["batch_size"] for p in runs.values()} and len(args.archs) == len(vc.ARCHS):
         # every run trains its seven models once per seed (params/runs/<run>.yaml)
         total = 100 * sum(len(p["seeds"]) * study_s[p["batch_size"]] for p in runs.values())
@@ -213,9 +226,9 @@ def main() -> None:
         n_sets = sum(len(p["seeds"]) for p in runs.values())
         floor = (100 * EPOCH_IMAGES * sum(train_flops_per_image(a) for a in vc.ARCHS) * n_sets
                  / 1e9 / peak_all)
-        layout = ", ".join(f"{r}: batch {p['batch_size']} x {len(p['seeds'])} seed(s)"
-                           for r, p in runs.items())
-        print(f"projected training of the whole study (7 archs x 100 epochs; {layout}; two "
+        plan = ", ".join(f"{r}: batch {p['batch_size']} x {len(p['seeds'])} seed(s)"
+                         for r, p in runs.items())
+        print(f"projected training of the whole study (7 archs x 100 epochs; {plan}; two "
               f"processes): {total / 60:.0f} min; tutorial loop: {tut_total / 60:.0f} min; compute "
               f"floor at the {default_threads}-thread matmul peak: {floor / 60:.0f} min")
 

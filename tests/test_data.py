@@ -5,18 +5,19 @@ import shutil
 import pytest
 import torch
 
-import vae_core as vc
 from conftest import write_idx
+from vae_report import data as vd
+from vae_report.errors import DataError
 
 
 def test_loads_tiny_idx_folder_through_torchvision(tiny_mnist, tmp_path):
-    d = vc.load_mnist(root=tmp_path / "data", source=str(tiny_mnist), val_split=0.2, split_seed=0)
+    d = vd.load_mnist(root=tmp_path / "data", source=str(tiny_mnist), val_split=0.2, split_seed=0)
     assert d.train.shape == (40, 784) and d.val.shape == (10, 784) and d.test.shape == (20, 784)
     assert d.train.dtype == torch.float32 and d.train.min() >= 0 and d.train.max() <= 1
     assert (tmp_path / "data" / "MNIST" / "raw" / "train-images-idx3-ubyte").exists()
     # the split is a fixed permutation: same seed same split, other seed other split
-    again = vc.load_mnist(root=tmp_path / "data", source=str(tiny_mnist), split_seed=0)
-    other = vc.load_mnist(root=tmp_path / "data", source=str(tiny_mnist), split_seed=1)
+    again = vd.load_mnist(root=tmp_path / "data", source=str(tiny_mnist), split_seed=0)
+    other = vd.load_mnist(root=tmp_path / "data", source=str(tiny_mnist), split_seed=1)
     assert torch.equal(d.val, again.val) and not torch.equal(d.val, other.val)
     # train and validation partition the 50 training images
     assert torch.equal(torch.cat([d.train_labels, d.val_labels]).sort().values,
@@ -30,19 +31,19 @@ def test_raw_uncompressed_files_and_env_variable(tiny_mnist, tmp_path, monkeypat
         with gzip.open(gz) as fh:
             (raw_src / gz.stem).write_bytes(fh.read())
     monkeypatch.setenv("MNIST_SOURCE", str(raw_src))
-    d = vc.load_mnist(root=tmp_path / "data")
+    d = vd.load_mnist(root=tmp_path / "data")
     assert d.test.shape == (20, 784)
 
 
 def test_missing_file_is_named(tiny_mnist, tmp_path):
     (tiny_mnist / "t10k-labels-idx1-ubyte.gz").unlink()
-    with pytest.raises(vc.DataError, match="missing t10k-labels-idx1-ubyte.gz.*MNIST_SOURCE"):
-        vc.load_mnist(root=tmp_path / "data", source=str(tiny_mnist))
+    with pytest.raises(DataError, match="missing t10k-labels-idx1-ubyte.gz.*MNIST_SOURCE"):
+        vd.load_mnist(root=tmp_path / "data", source=str(tiny_mnist))
 
 
 def test_missing_folder_is_named(tmp_path):
-    with pytest.raises(vc.DataError, match="does not exist"):
-        vc.load_mnist(root=tmp_path / "data", source=str(tmp_path / "nowhere"))
+    with pytest.raises(DataError, match="does not exist"):
+        vd.load_mnist(root=tmp_path / "data", source=str(tmp_path / "nowhere"))
 
 
 def test_truncated_idx_is_named(tiny_mnist, tmp_path):
@@ -50,22 +51,22 @@ def test_truncated_idx_is_named(tiny_mnist, tmp_path):
     path = write_idx(tiny_mnist / "train-images-idx3-ubyte", images, 2051, compress=False)
     path.write_bytes(path.read_bytes()[:-100])
     (tiny_mnist / "train-images-idx3-ubyte.gz").unlink()
-    with pytest.raises(vc.DataError, match="train-images-idx3-ubyte: .*truncated or corrupt"):
-        vc.load_mnist(root=tmp_path / "data", source=str(tiny_mnist))
+    with pytest.raises(DataError, match="train-images-idx3-ubyte: .*truncated or corrupt"):
+        vd.load_mnist(root=tmp_path / "data", source=str(tiny_mnist))
 
 
 def test_truncated_gzip_is_named(tiny_mnist, tmp_path):
     gz = tiny_mnist / "train-labels-idx1-ubyte.gz"
     gz.write_bytes(gz.read_bytes()[:20])
-    with pytest.raises(vc.DataError, match="train-labels-idx1-ubyte.gz: cannot be read"):
-        vc.load_mnist(root=tmp_path / "data", source=str(tiny_mnist))
+    with pytest.raises(DataError, match="train-labels-idx1-ubyte.gz: cannot be read"):
+        vd.load_mnist(root=tmp_path / "data", source=str(tiny_mnist))
 
 
 def test_wrong_magic_is_named(tiny_mnist, tmp_path):
     # labels where images should be
     shutil.copy(tiny_mnist / "train-labels-idx1-ubyte.gz", tiny_mnist / "train-images-idx3-ubyte.gz")
-    with pytest.raises(vc.DataError, match="train-images-idx3-ubyte.gz: not an idx file.*2049"):
-        vc.load_mnist(root=tmp_path / "data", source=str(tiny_mnist))
+    with pytest.raises(DataError, match="train-images-idx3-ubyte.gz: not an idx file.*2049"):
+        vd.load_mnist(root=tmp_path / "data", source=str(tiny_mnist))
 
 
 def test_checksum_mismatch_is_named(tiny_mnist, tmp_path):
@@ -73,25 +74,25 @@ def test_checksum_mismatch_is_named(tiny_mnist, tmp_path):
     for f in sorted(tiny_mnist.glob("*.gz")):
         lines.append(f"{hashlib.sha256(f.read_bytes()).hexdigest()}  {f.name}")
     (tiny_mnist / "SHA256SUMS").write_text("\n".join(lines) + "\n")
-    vc.load_mnist(root=tmp_path / "ok", source=str(tiny_mnist))  # matching sums pass
+    vd.load_mnist(root=tmp_path / "ok", source=str(tiny_mnist))  # matching sums pass
     gz = tiny_mnist / "t10k-images-idx3-ubyte.gz"
     write_idx(tiny_mnist / "t10k-images-idx3-ubyte", torch.ones(20, 28, 28), 2051)
-    with pytest.raises(vc.DataError, match="t10k-images-idx3-ubyte.gz: SHA-256 does not match"):
-        vc.load_mnist(root=tmp_path / "bad", source=str(tiny_mnist))
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte.gz: SHA-256 does not match"):
+        vd.load_mnist(root=tmp_path / "bad", source=str(tiny_mnist))
     assert gz.exists()
 
 
 def test_corrupt_file_already_in_root_is_named(tiny_mnist, tmp_path, monkeypatch):
     monkeypatch.delenv("MNIST_SOURCE", raising=False)
-    vc.load_mnist(root=tmp_path / "data", source=str(tiny_mnist))
+    vd.load_mnist(root=tmp_path / "data", source=str(tiny_mnist))
     raw = tmp_path / "data" / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
     raw.write_bytes(raw.read_bytes()[:1000])
-    with pytest.raises(vc.DataError, match="t10k-images-idx3-ubyte: .*truncated"):
-        vc.load_mnist(root=tmp_path / "data", source=None)
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte: .*truncated"):
+        vd.load_mnist(root=tmp_path / "data", source=None)
 
 
 def test_real_mnist_shapes(mnist_source, tmp_path):
-    d = vc.load_mnist(root=tmp_path / "data", source=mnist_source)
+    d = vd.load_mnist(root=tmp_path / "data", source=mnist_source)
     assert d.train.shape == (48000, 784) and d.val.shape == (12000, 784)
     assert d.test.shape == (10000, 784)
     assert torch.bincount(d.test_labels).tolist()[:3] == [980, 1135, 1032]
@@ -99,25 +100,46 @@ def test_real_mnist_shapes(mnist_source, tmp_path):
 
 def test_cache_returns_what_torchvision_read_and_follows_the_raw_files(tiny_mnist, tmp_path):
     root = tmp_path / "data"
-    first = vc.load_mnist(root=root, source=str(tiny_mnist))
+    first = vd.load_mnist(root=root, source=str(tiny_mnist))
     cache = root / "MNIST" / "tensors.pt"
     assert cache.exists()
     stamp = cache.stat().st_mtime_ns
-    cached = vc.load_mnist(root=root, source=str(tiny_mnist))
+    cached = vd.load_mnist(root=root, source=str(tiny_mnist))
     assert cache.stat().st_mtime_ns == stamp            # served from the cache, not rewritten
     for field in ("train", "val", "test", "train_labels", "val_labels", "test_labels"):
         assert torch.equal(getattr(first, field), getattr(cached, field))
     # a new source with other test images replaces the raw file: the cache must not serve the old
     write_idx(tiny_mnist / "t10k-images-idx3-ubyte", torch.full((20, 28, 28), 255), 2051)
-    changed = vc.load_mnist(root=root, source=str(tiny_mnist))
+    changed = vd.load_mnist(root=root, source=str(tiny_mnist))
     assert torch.equal(changed.test, torch.ones(20, 784))
     assert torch.equal(changed.train, first.train)
 
 
 def test_unreadable_cache_is_rebuilt(tiny_mnist, tmp_path):
     root = tmp_path / "data"
-    first = vc.load_mnist(root=root, source=str(tiny_mnist))
+    first = vd.load_mnist(root=root, source=str(tiny_mnist))
     (root / "MNIST" / "tensors.pt").write_bytes(b"not a torch file")
-    again = vc.load_mnist(root=root, source=str(tiny_mnist))
+    again = vd.load_mnist(root=root, source=str(tiny_mnist))
     assert torch.equal(first.test, again.test)
     assert torch.load(root / "MNIST" / "tensors.pt", weights_only=True)["test_images"].shape == (20, 28, 28)
+
+
+def test_corrupt_gzip_stream_without_checksums_names_the_file(tiny_mnist, tmp_path):
+    """A .gz whose header is fine but whose compressed data is damaged raises zlib.error deep in
+    gzip; without SHA256SUMS to catch it first, the error must still name the file and the fix."""
+    gz = tiny_mnist / "train-images-idx3-ubyte.gz"
+    raw = bytearray(gz.read_bytes())
+    for i in range(20, len(raw) - 20, 7):
+        raw[i] ^= 0xFF
+    gz.write_bytes(bytes(raw))
+    assert not (tiny_mnist / "SHA256SUMS").exists()
+    with pytest.raises(DataError, match="train-images-idx3-ubyte.gz: cannot be read.*fresh copy"):
+        vd.load_mnist(root=tmp_path / "data", source=str(tiny_mnist))
+
+
+def test_subsets_keep_the_first_rows(tiny_mnist, tmp_path):
+    d = vd.load_mnist(root=tmp_path / "data", source=str(tiny_mnist))
+    s = d.subset(train=7, evaluation=3)
+    assert torch.equal(s.train, d.train[:7]) and torch.equal(s.train_labels, d.train_labels[:7])
+    assert torch.equal(s.test, d.test[:3]) and torch.equal(s.val_labels, d.val_labels[:3])
+    assert d.subset(0, 0).train.shape == d.train.shape

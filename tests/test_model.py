@@ -2,12 +2,13 @@ import pytest
 import torch
 
 import vae_core as vc
+from vae_report.seed_reference import SEED_PARAM_COUNTS
 
 
 @pytest.mark.parametrize("arch", list(vc.ARCHS))
 def test_parameter_counts_match_seed_table_2(arch):
-    for init in ("default", "kaiming"):
-        assert vc.count_parameters(vc.build_model(arch, init=init)) == vc.SEED_PARAM_COUNTS[arch]
+    for init in vc.INITS:
+        assert vc.count_parameters(vc.build_model(arch, init=init)) == SEED_PARAM_COUNTS[arch]
 
 
 def test_decoder_mirrors_encoder():
@@ -15,7 +16,8 @@ def test_decoder_mirrors_encoder():
     enc = [l.out_features for l in m.encoder if isinstance(l, torch.nn.Linear)]
     dec = [l.out_features for l in m.decoder if isinstance(l, torch.nn.Linear)]
     assert enc == [512, 256, 128] and dec == [128, 256, 512]
-    assert m.encoder_head.out_features == 128 and m.decoder_head.out_features == 784
+    assert m.encoder_head.out_features == 128 and m.decoder_head.out_features == vc.IMAGE_PIXELS
+    assert vc.arch_layers("deep-512-256-128") == "784 → 512 → 256 → 128 → z"
 
 
 def test_kaiming_init_zero_bias_and_relu_gain():
@@ -24,6 +26,7 @@ def test_kaiming_init_zero_bias_and_relu_gain():
     layer = m.encoder[0]
     assert torch.all(layer.bias == 0)
     expected_std = (2.0 / 784) ** 0.5
+    # 512 × 784 draws: the sample std is within 0.5 % of its expectation (4 standard errors)
     assert layer.weight.std().item() == pytest.approx(expected_std, rel=0.05)
     default = vc.build_model("deep-512")
     assert not torch.all(default.encoder[0].bias == 0)
@@ -45,9 +48,19 @@ def test_shapes_and_ranges():
     mean = m.decode(q.sample())
     assert mean.shape == (5, 784) and mean.min() >= 0 and mean.max() <= 1
     assert m.decoder_std.item() == pytest.approx(1.0, rel=1e-5)
+    assert m.sigma() == pytest.approx(1.0, rel=1e-5) and isinstance(m.sigma(), float)
+
+
+def test_another_latent_size_builds():
+    m = vc.build_model("deep-128", latent_dim=16)
+    assert m.encode(torch.rand(3, 784)).mean.shape == (3, 16)
 
 
 def test_std_parameterisation_cannot_overflow_or_reach_zero():
     huge = vc.positive_std(torch.tensor([-1e4, 0.0, 1e4, 1e30]), 1e-3)
     assert torch.all(torch.isfinite(huge)) and torch.all(huge >= 1e-3)
     assert torch.all(torch.isfinite(torch.log(huge)))
+    for std in (1.0, 0.05, 3.0):
+        raw = vc.inverse_positive_std(std, 1e-3)
+        assert vc.positive_std(torch.tensor(raw, dtype=torch.float64), 1e-3).item() == \
+            pytest.approx(std, rel=1e-12)

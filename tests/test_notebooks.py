@@ -7,6 +7,9 @@ import papermill as pm
 import pytest
 
 import vae_core as vc
+from vae_report import layout
+from vae_report.report import load_cell
+from vae_report.seed_reference import SEED_PARAM_COUNTS
 
 ROOT = Path(__file__).resolve().parents[1]
 NB = ROOT / "notebooks"
@@ -18,6 +21,13 @@ def _run(step, tmp_path, **params):
     pm.execute_notebook(str(NB / f"{step}.ipynb"), str(out), parameters=params,
                         kernel_name=KERNEL, progress_bar=False, cwd=str(tmp_path))
     return nbformat.read(out, as_version=4)
+
+
+def _warnings(nb):
+    """Warning lines a notebook printed (stderr streams), e.g. torch's UserWarnings."""
+    return [line for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+            if o.get("name") == "stderr" for line in o.get("text", "").splitlines()
+            if "Warning" in line]
 
 
 def _tiny(tmp_path, tiny_mnist):
@@ -38,7 +48,7 @@ def test_every_notebook_opens_with_a_sentence_then_its_parameters_cell():
         tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1, path.name
         assert "check_params(globals())" in nb.cells[3].source or \
-            "start_notebook(globals())" in nb.cells[3].source, path.name
+            "start_notebook(globals()" in nb.cells[3].source, path.name
 
 
 def test_pipeline_steps_write_their_artifacts(tmp_path, tiny_mnist):
@@ -46,21 +56,24 @@ def test_pipeline_steps_write_their_artifacts(tmp_path, tiny_mnist):
     clf_params = {k: v for k, v in params.items()
                   if k in ("profile", "classifier_epochs", "train_subset", "eval_subset", "fid_samples",
                            "mnist_source", "data_dir", "reports_dir", "checkpoints_dir")}
-    _run("00-classifier", tmp_path, **clf_params)
+    printed = _warnings(_run("00-classifier", tmp_path, **clf_params))
     clf = (tmp_path / "reports" / "t" / "classifier" / "classifier.json")
     assert 0.0 <= json.loads(clf.read_text())["test_accuracy"] <= 1.0
     assert (tmp_path / "ckpt" / "t" / "classifier.pt").exists()
-    for step in vc.CELL_STEPS:
-        _run(step, tmp_path, **params)
+    for step in layout.CELL_STEPS:
+        printed += _warnings(_run(step, tmp_path, **params))
+    assert printed == []                       # no UserWarning (e.g. float() of a grad tensor)
     with pytest.raises(FileNotFoundError, match="seed-0"):     # only seed 1 was run
-        vc.load_cell("t", "r", "deep-128", str(tmp_path / "reports"))
-    cell = vc.load_cell("t", "r", "deep-128", str(tmp_path / "reports"), seed=1)
+        load_cell("t", "r", "deep-128", str(tmp_path / "reports"))
+    cell = load_cell("t", "r", "deep-128", str(tmp_path / "reports"), seed=1)
     assert len(cell["history"]) == 2
-    assert cell["01-train"]["n_params"] == vc.SEED_PARAM_COUNTS["deep-128"]
+    assert cell["01-train"]["n_params"] == SEED_PARAM_COUNTS["deep-128"]
     assert cell["02-elbo"]["test_iwae"] > cell["02-elbo"]["test_elbo"] - 50
     assert len(cell["03-collapse"]["kl_per_dim"]) == 64
     assert cell["samples"].shape == (9, 28, 28) and cell["reconstructions"].shape == (4, 28, 28)
     assert cell["05-chain"]["steps"] == 4 and cell["gif"].stat().st_size > 0
+    assert cell["01-train"]["backend"] == "fast" and list(cell["history"].backend) == ["fast"] * 2
+    assert cell["01-train"]["provenance"]["training_backend"]["used"] == "fast"
     prov = cell["02-elbo"]["provenance"]
     assert prov["params"]["arch"] == "deep-128" and "torch" in prov["versions"]
     assert prov["params"]["seed"] == 1

@@ -1,76 +1,133 @@
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
 import vae_core as vc
+from vae_report import layout
+from vae_report.errors import ParameterError
+from vae_report.params import StudyParams, check_params, parameter_types
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _ns(**kw):
     ns = {"__name__": "__main__", "In": [], "Out": {}, "_i1": "x", "get_ipython": print,
-          "vc": vc, **vc.StudyParams().as_dict()}
+          "vc": vc, **StudyParams().as_dict()}
     ns.update(kw)
     return ns
 
 
 def test_defaults_validate():
-    p = vc.check_params(_ns())
-    assert p == vc.StudyParams()
+    p = check_params(_ns())
+    assert p == StudyParams()
 
 
 def test_unknown_key_is_named_with_suggestion():
-    with pytest.raises(vc.ParameterError, match=r"'epoch' \(did you mean 'epochs'\?\)"):
-        vc.check_params(_ns(epoch=3))
+    with pytest.raises(ParameterError, match=r"'epoch' \(did you mean 'epochs'\?\)"):
+        check_params(_ns(epoch=3))
 
 
 def test_wrong_type_is_named():
-    with pytest.raises(vc.ParameterError, match="batch_size: expected int, got str"):
-        vc.check_params(_ns(batch_size="64"))
-    with pytest.raises(vc.ParameterError, match="epochs: expected int, got a boolean"):
-        vc.check_params(_ns(epochs=True))
-    with pytest.raises(vc.ParameterError, match="lr: expected float.*3.0e-4"):
-        vc.check_params(_ns(lr="3e-4"))
+    with pytest.raises(ParameterError, match="batch_size: expected int, got str"):
+        check_params(_ns(batch_size="64"))
+    with pytest.raises(ParameterError, match="epochs: expected int, got a boolean"):
+        check_params(_ns(epochs=True))
+
+
+@pytest.mark.parametrize("written, fix", [("3e-4", "3.0e-4"), ("1.0e3", "1.0e+3"), ("2E5", "2.0e+5")])
+def test_a_float_yaml_read_as_a_string_gets_the_right_fix(written, fix):
+    assert isinstance(yaml.safe_load(f"lr: {written}")["lr"], str)       # YAML 1.1 indeed
+    assert isinstance(yaml.safe_load(f"lr: {fix}")["lr"], float)         # and the fix works
+    with pytest.raises(ParameterError, match=f"lr: expected float.*write {re.escape(fix)},"):
+        check_params(_ns(lr=written))
 
 
 def test_objects_made_by_later_cells_are_not_parameters():
     import torch
     ns = _ns(model=torch.nn.Linear(2, 2), data=torch.zeros(3), helper=len)
-    assert vc.check_params(ns) == vc.StudyParams()
-    with pytest.raises(vc.ParameterError, match="'hidden'"):
-        vc.check_params(_ns(hidden=[512, 256]))      # a list is injectable, so it is checked
+    assert check_params(ns) == StudyParams()
+    with pytest.raises(ParameterError, match="'hidden'"):
+        check_params(_ns(hidden=[512, 256]))      # a list is injectable, so it is checked
 
 
 def test_int_is_accepted_for_float():
-    assert vc.check_params(_ns(lr=1)).lr == 1.0
+    assert check_params(_ns(lr=1)).lr == 1.0
+
+
+def test_every_field_type_is_checked_without_a_key_error(monkeypatch):
+    """The checker resolves any annotation (bool, optional, list[int]) — a new field of another
+    type must not crash it."""
+    from vae_report import params as params_module
+
+    hints = {**parameter_types(), "flag": bool, "note": str | None}
+    monkeypatch.setattr(params_module, "parameter_types", lambda: hints)
+    class Extended:
+        def __init__(self, flag=False, note=None, **others):
+            self.got = (flag, note)
+
+        def validate(self):
+            return self.got
+    monkeypatch.setattr(params_module, "StudyParams", Extended)
+    assert check_params(_ns(flag=True, note=None)) == (True, None)
+    assert check_params(_ns(flag=False, note="x")) == (False, "x")
+    with pytest.raises(ParameterError, match="flag: expected bool, got int 1"):
+        check_params(_ns(flag=1))
+    with pytest.raises(ParameterError, match=r"note: expected str \| None, got int 3"):
+        check_params(_ns(note=3))
 
 
 def test_unknown_arch_and_bad_values():
-    with pytest.raises(vc.ParameterError, match="arch: unknown architecture 'deep-64'"):
-        vc.check_params(_ns(arch="deep-64"))
-    with pytest.raises(vc.ParameterError, match="val_split"):
-        vc.check_params(_ns(val_split=1.5))
-    with pytest.raises(vc.ParameterError, match="init"):
-        vc.check_params(_ns(init="xavier"))
+    with pytest.raises(ParameterError, match="arch: unknown architecture 'deep-64'"):
+        check_params(_ns(arch="deep-64"))
+    with pytest.raises(ParameterError, match="val_split"):
+        check_params(_ns(val_split=1.5))
+    with pytest.raises(ParameterError, match="init"):
+        check_params(_ns(init="xavier"))
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"lr": float("nan")}, "lr: must be a finite number > 0, got nan"),
+    ({"lr": float("inf")}, "lr: must be a finite number > 0"),
+    ({"lr": 0.0}, "lr: must be a finite number > 0"),
+    ({"val_split": float("nan")}, "val_split: must be in"),
+    ({"train_subset": -5}, r"train_subset: must be ≥ 0 \(the first N training images, 0 = all\)"),
+    ({"eval_subset": -1}, "eval_subset: must be ≥ 0"),
+    ({"threads": -2}, "threads: must be ≥ 0"),
+    ({"device": "gpu"}, "device: unknown device 'gpu'; use 'auto'.*'cuda:<n>'"),
+    ({"device": "cuda:x"}, "device: unknown device"),
+    ({"backend": "jit"}, "backend: must be one of auto, fast, autograd"),
+    ({"run": "a/b"}, "run: 'a/b' names a folder"),
+])
+def test_bad_values_are_refused_with_the_fix(bad, message):
+    with pytest.raises(ParameterError, match=message):
+        check_params(_ns(**bad))
+
+
+@pytest.mark.parametrize("device", ["auto", "cpu", "cuda", "cuda:1"])
+def test_good_devices_pass(device):
+    assert check_params(_ns(device=device)).device == device
 
 
 def test_seed_lists_are_checked():
-    assert vc.check_params(_ns(seeds=[0, 1, 2])).seeds == [0, 1, 2]
+    assert check_params(_ns(seeds=[0, 1, 2])).seeds == [0, 1, 2]
     for bad in ([], [0, 0], [0, "1"], [True]):
-        with pytest.raises(vc.ParameterError, match="seeds: must be a non-empty list"):
-            vc.check_params(_ns(seeds=bad))
-    with pytest.raises(vc.ParameterError, match="seeds: expected list, got int"):
-        vc.check_params(_ns(seeds=3))
-    with pytest.raises(vc.ParameterError, match="iw_curve_ks"):
-        vc.check_params(_ns(iw_curve_ks=[0, 10]))
+        with pytest.raises(ParameterError, match="seeds: must be a non-empty list"):
+            check_params(_ns(seeds=bad))
+    with pytest.raises(ParameterError, match="seeds: expected list, got int"):
+        check_params(_ns(seeds=3))
+    with pytest.raises(ParameterError, match="iw_curve_ks"):
+        check_params(_ns(iw_curve_ks=[0, 10]))
 
 
 def test_each_seed_has_its_own_folder_and_checkpoint():
-    p = vc.check_params(_ns(run="retrained", profile="full", seed=2, arch="deep-512"))
-    assert p.out_dir.relative_to(vc.PROJECT_ROOT).as_posix() == "reports/full/retrained/seed-2/deep-512"
-    assert (p.checkpoint_path.relative_to(vc.PROJECT_ROOT).as_posix()
+    p = check_params(_ns(run="retrained", profile="full", seed=2, arch="deep-512"))
+    assert p.out_dir.relative_to(layout.PROJECT_ROOT).as_posix() == "reports/full/retrained/seed-2/deep-512"
+    assert (p.checkpoint_path.relative_to(layout.PROJECT_ROOT).as_posix()
             == "checkpoints/full/retrained/seed-2/deep-512.pt")
+    assert p.classifier_path == layout.classifier_path("full")
+    assert p.figures_dir.relative_to(layout.PROJECT_ROOT).as_posix() == "reports/full/figures"
 
 
 def _yaml(path):
@@ -81,14 +138,15 @@ def _yaml(path):
 @pytest.mark.parametrize("profile", ["full", "quick"])
 def test_parameter_files_merge_into_valid_params(run, profile):
     merged = {**_yaml("base.yaml"), **_yaml(f"runs/{run}.yaml"), **_yaml(f"profiles/{profile}.yaml")}
-    p = vc.check_params(_ns(**merged))
+    p = check_params(_ns(**merged))
     assert p.run == run and p.profile == profile
 
 
 def test_base_is_the_seed_table_1():
+    from vae_report.seed_reference import SEED_TABLE1
+
     base = _yaml("base.yaml")
-    assert base["latent_dim"] == 64 and base["lr"] == 3e-4 and base["epochs"] == 100
-    assert base["batch_size"] == 16 and base["val_split"] == 0.2
+    assert {k: base[k] for k in SEED_TABLE1} == SEED_TABLE1
     original, retrained = _yaml("runs/original.yaml"), _yaml("runs/retrained.yaml")
     assert original["batch_size"] == 16 and original["init"] == "default"
     assert retrained["batch_size"] == 64 and retrained["init"] == "kaiming"

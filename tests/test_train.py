@@ -1,100 +1,101 @@
 import pytest
 import torch
+from torch import nn
 
 import vae_core as vc
+from vae_report import checkpoints, evaluation, provenance, training
+from vae_report.errors import DataError, NonFiniteLossError
 
 
 def _config(**kw):
     base = dict(arch="deep-128", epochs=3, batch_size=32, seed=0, eval_batch_size=200)
     base.update(kw)
-    return vc.TrainConfig(**base)
-
-
-@pytest.mark.parametrize("arch", ["vanilla", "deep-256-128"])
-def test_hand_written_gradient_equals_autograd(arch, blobs):
-    """The trainer's elbo_step computes the gradient by hand; it must be autograd's."""
-    torch.manual_seed(0)
-    model = vc.build_model(arch, init="kaiming")
-    with torch.no_grad():                       # a sigma away from its initial 1
-        model.decoder_raw_std.fill_(-1.5)
-    x = blobs[:24]
-    terms = vc.elbo_terms(model, x, torch.Generator().manual_seed(7))
-    (-terms.elbo.mean()).backward()
-    expected = {n: p.grad.clone() for n, p in model.named_parameters()}
-    for p in model.parameters():
-        p.grad = torch.full_like(p, 123.0)      # stale values must be overwritten, not added to
-    elbo = vc.elbo_step(model, x, torch.Generator().manual_seed(7))
-    assert torch.allclose(elbo, terms.elbo.detach(), rtol=1e-5, atol=1e-3)
-    for name, p in model.named_parameters():
-        scale = expected[name].abs().max()
-        assert scale > 0, name
-        assert torch.allclose(p.grad, expected[name], rtol=1e-4, atol=1e-5 * float(scale)), name
-
-
-def _adam_run(model, optimizer, x, steps, use_stepper):
-    gen = torch.Generator().manual_seed(3)
-    vc.allocate_grads(model)
-    for i in range(steps):
-        vc.elbo_step(model, x[8 * i:8 * i + 8], gen)
-        stepper = vc.fused_adam_stepper(optimizer) if use_stepper else None
-        (stepper or optimizer.step)()
-
-
-def test_fused_adam_stepper_is_bit_for_bit_optimizer_step(blobs):
-    """The trainer's direct fused-Adam call must be exactly Adam.step(), state included."""
-    runs = []
-    for use_stepper in (False, True):
-        torch.manual_seed(0)
-        model = vc.build_model("deep-128", init="kaiming")
-        opt = vc.make_optimizer(model, 1e-3, torch.device("cpu"))
-        assert vc.fused_adam_stepper(opt) is None          # no state before the first step
-        _adam_run(model, opt, blobs, 12, use_stepper)
-        assert vc.fused_adam_stepper(opt) is not None      # so the second run did use it
-        runs.append((model.state_dict(), opt.state_dict()))
-    (m1, o1), (m2, o2) = runs
-    assert m1.keys() == m2.keys() and all(torch.equal(m1[k], m2[k]) for k in m1)
-    for i, s1 in o1["state"].items():
-        assert float(s1["step"]) == float(o2["state"][i]["step"]) == 12
-        assert torch.equal(s1["exp_avg"], o2["state"][i]["exp_avg"])
-        assert torch.equal(s1["exp_avg_sq"], o2["state"][i]["exp_avg_sq"])
-    # a model that moved: the comparison above is not between two untouched initialisations
-    torch.manual_seed(0)
-    fresh = vc.build_model("deep-128", init="kaiming").state_dict()
-    assert not torch.equal(fresh["decoder_head.weight"], m2["decoder_head.weight"])
-
-
-def test_fused_adam_stepper_declines_what_it_does_not_implement(blobs):
-    model = vc.build_model("vanilla")
-    for opt in (torch.optim.Adam(model.parameters(), lr=1e-3, foreach=True),
-                torch.optim.Adam(model.parameters(), lr=1e-3, fused=True, weight_decay=0.1),
-                torch.optim.SGD(model.parameters(), lr=1e-3)):
-        _adam_run(model, opt, blobs, 1, use_stepper=False)
-        assert vc.fused_adam_stepper(opt) is None
+    return training.TrainConfig(**base)
 
 
 def test_training_raises_the_elbo(blobs, tmp_path):
-    # 10 epochs x 16 steps of batch 32 = 160 steps, plus the first evaluation before training
+    # 20 epochs x 16 steps of batch 32 = 320 steps on 6 noisy prototypes: a random model's
+    # ELBO (≈ −900 nats at sigma 1) rises by hundreds of nats
     model = vc.build_model("deep-128")
-    before = vc.evaluate_elbo(model, blobs[500:], seed=0)["elbo"]
+    before = evaluation.evaluate_elbo(model, blobs[500:], seed=0)["elbo"]
     cfg = _config(epochs=20, batch_size=32, lr=1e-3)
-    model, hist = vc.train(cfg, blobs[:500], blobs[500:], tmp_path / "c.pt", progress=False)
+    model, hist = training.train(cfg, blobs[:500], blobs[500:], tmp_path / "c.pt", progress=False)
     assert len(hist.epoch) == 20 and hist.epoch == list(range(1, 21))
     assert hist.val_elbo[-1] > before + 100
     assert hist.train_elbo[-1] > hist.train_elbo[0]
     assert all(s > 0 for s in hist.seconds)
+    assert hist.backend == ["fast"] * 20                         # auto chose the fast step
+
+
+def test_both_backends_train_the_same_model(blobs, tmp_path):
+    """Same seed, same noise order: the backends differ only by float rounding. Over 3 epochs
+    (30 Adam steps) the histories agree to well under a nat on an ELBO of hundreds."""
+    runs = {}
+    for backend in ("fast", "autograd"):
+        runs[backend] = training.train(_config(backend=backend, batch_size=32), blobs[:300],
+                                       blobs[500:], tmp_path / f"{backend}.pt", progress=False)
+    (m_fast, h_fast), (m_auto, h_auto) = runs["fast"], runs["autograd"]
+    assert h_fast.backend == ["fast"] * 3 and h_auto.backend == ["autograd"] * 3
+    for a, b in zip(h_fast.val_elbo, h_auto.val_elbo):
+        assert abs(a - b) < 5e-4 * abs(a)                  # 0.05 % of the ELBO
+    # Adam moves a weight by ≈ lr = 3e-4 a step whatever its gradient's size, so an element whose
+    # gradient is rounding noise may drift by up to 30 lr; the mean over a layer cannot (measured
+    # here: 3e-10 mean, 4e-7 max)
+    for (name, a), b in zip(m_fast.named_parameters(), m_auto.parameters()):
+        assert float((a - b).detach().abs().mean()) < 1e-6, name
+    meta = checkpoints.load_checkpoint(tmp_path / "autograd.pt")["meta"]["training_backend"]
+    assert meta["requested"] == "autograd" and meta["used"] == "autograd"
+
+
+def test_a_model_the_fast_step_does_not_know_trains_through_autograd(blobs, tmp_path):
+    torch.manual_seed(0)
+    model = vc.build_model("deep-128")
+    model.encoder.insert(1, nn.LayerNorm(128))                   # Linear, LayerNorm, ReLU
+    model.decoder.append(nn.Dropout(0.1))
+    before = evaluation.evaluate_elbo(model, blobs[500:], seed=0)["elbo"]
+    cfg = _config(epochs=6, lr=1e-3)
+    trained, hist = training.train(cfg, blobs[:500], blobs[500:], tmp_path / "c.pt",
+                                   progress=False, model=model)
+    assert hist.backend == ["autograd"] * 6
+    assert hist.val_elbo[-1] > before + 100
+    meta = checkpoints.load_checkpoint(tmp_path / "c.pt")["meta"]["training_backend"]
+    assert meta["used"] == "autograd" and "LayerNorm" in meta["auto_reason"]
+    with pytest.raises(ValueError, match="backend 'fast' cannot train this model.*LayerNorm"):
+        training.train(_config(epochs=1, backend="fast"), blobs[:64], blobs[500:],
+                       tmp_path / "fast.pt", progress=False, model=model)
+
+
+def test_autograd_backend_step_is_the_reference_update(blobs):
+    """One autograd epoch = elbo_terms + backward + Adam.step(), nothing else."""
+    torch.manual_seed(0)
+    a, b = vc.build_model("vanilla"), vc.build_model("vanilla")
+    b.load_state_dict(a.state_dict())
+    opt_a, opt_b = torch.optim.Adam(a.parameters(), lr=1e-3), torch.optim.Adam(b.parameters(), lr=1e-3)
+    x = blobs[:64]
+    training.train_epoch(a, opt_a, x, 16, torch.Generator().manual_seed(0),
+                         torch.Generator().manual_seed(1), backend="autograd")
+    perm = torch.randperm(64, generator=torch.Generator().manual_seed(0))
+    noise = torch.Generator().manual_seed(1)
+    for i in range(4):
+        loss = vc.elbo_terms(b, x[perm[16 * i:16 * i + 16]], noise).loss
+        opt_b.zero_grad()
+        loss.backward()
+        opt_b.step()
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.equal(p, q)
 
 
 def test_same_seed_same_numbers(blobs, tmp_path):
-    _, h1 = vc.train(_config(), blobs[:300], blobs[500:], tmp_path / "a.pt", progress=False)
-    _, h2 = vc.train(_config(), blobs[:300], blobs[500:], tmp_path / "b.pt", progress=False)
-    _, h3 = vc.train(_config(seed=1), blobs[:300], blobs[500:], tmp_path / "c.pt", progress=False)
+    train = lambda cfg, name: training.train(cfg, blobs[:300], blobs[500:], tmp_path / name,
+                                             progress=False)[1]
+    h1, h2, h3 = train(_config(), "a.pt"), train(_config(), "b.pt"), train(_config(seed=1), "c.pt")
     assert h1.train_elbo == h2.train_elbo and h1.val_elbo == h2.val_elbo
     assert h1.train_elbo != h3.train_elbo
 
 
 def test_kill_and_resume_reproduces_the_history(blobs, tmp_path):
-    full_model, full = vc.train(_config(epochs=4), blobs[:300], blobs[500:], tmp_path / "full.pt",
-                                progress=False)
+    full_model, full = training.train(_config(epochs=4), blobs[:300], blobs[500:],
+                                      tmp_path / "full.pt", progress=False)
 
     def kill_after_two(epoch, history):
         if epoch == 2:
@@ -102,56 +103,85 @@ def test_kill_and_resume_reproduces_the_history(blobs, tmp_path):
 
     ckpt = tmp_path / "resumed.pt"
     with pytest.raises(KeyboardInterrupt):
-        vc.train(_config(epochs=4), blobs[:300], blobs[500:], ckpt, progress=False,
-                 on_epoch_end=kill_after_two)
-    assert len(vc.load_checkpoint(ckpt)["history"]["epoch"]) == 2
-    model, resumed = vc.train(_config(epochs=4), blobs[:300], blobs[500:], ckpt, progress=False)
+        training.train(_config(epochs=4), blobs[:300], blobs[500:], ckpt, progress=False,
+                       on_epoch_end=kill_after_two)
+    assert len(checkpoints.load_checkpoint(ckpt)["history"]["epoch"]) == 2
+    model, resumed = training.train(_config(epochs=4), blobs[:300], blobs[500:], ckpt,
+                                    progress=False)
     assert resumed.train_elbo == full.train_elbo and resumed.val_elbo == full.val_elbo
     for a, b in zip(model.parameters(), full_model.parameters()):
         assert torch.equal(a, b)
 
 
 def test_checkpoint_contents_and_reload(blobs, tmp_path):
-    meta = vc.provenance({"arch": "deep-128"})
-    model, hist = vc.train(_config(epochs=1), blobs[:100], blobs[500:], tmp_path / "c.pt",
-                           meta=meta, progress=False)
-    ckpt = vc.load_checkpoint(tmp_path / "c.pt")
-    assert set(ckpt) == {"model", "optimizer", "rng", "history", "config", "meta"}
+    meta = provenance.provenance({"arch": "deep-128"})
+    model, hist = training.train(_config(epochs=1), blobs[:100], blobs[500:], tmp_path / "c.pt",
+                                 meta=meta, progress=False)
+    ckpt = checkpoints.load_checkpoint(tmp_path / "c.pt")
+    assert set(ckpt) == set(checkpoints.CHECKPOINT_KEYS) == {"model", "optimizer", "rng",
+                                                             "history", "config", "meta"}
     assert ckpt["meta"]["versions"]["torch"] == torch.__version__.split("+")[0] or \
         ckpt["meta"]["versions"]["torch"].startswith(torch.__version__.split("+")[0])
-    reloaded, _ = vc.load_model(tmp_path / "c.pt")
+    assert ckpt["meta"]["training_backend"]["used"] == "fast"
+    assert ckpt["history"]["backend"] == ["fast"]
+    reloaded, _ = checkpoints.load_model(tmp_path / "c.pt")
     x = blobs[:5]
-    torch.testing.assert_close(vc.reconstruct(reloaded, x), vc.reconstruct(model, x))
+    torch.testing.assert_close(evaluation.reconstruct(reloaded, x), evaluation.reconstruct(model, x))
+
+
+def test_a_checkpoint_from_before_backends_resumes(blobs, tmp_path):
+    """Checkpoints written before `backend` existed lack it in config and history: resuming
+    takes the default and marks the old epochs 'unrecorded'."""
+    path = tmp_path / "c.pt"
+    training.train(_config(epochs=1), blobs[:100], blobs[500:], path, progress=False)
+    old = torch.load(path, weights_only=True)
+    del old["config"]["backend"], old["history"]["backend"]
+    torch.save(old, path)
+    _, hist = training.train(_config(epochs=2), blobs[:100], blobs[500:], path, progress=False)
+    assert hist.backend == ["unrecorded", "fast"]
 
 
 def test_checkpoint_of_another_config_is_refused(blobs, tmp_path):
-    vc.train(_config(epochs=1), blobs[:100], blobs[500:], tmp_path / "c.pt", progress=False)
+    training.train(_config(epochs=1), blobs[:100], blobs[500:], tmp_path / "c.pt", progress=False)
     with pytest.raises(ValueError, match="different config"):
-        vc.train(_config(epochs=1, lr=1e-3), blobs[:100], blobs[500:], tmp_path / "c.pt",
-                 progress=False)
+        training.train(_config(epochs=1, lr=1e-3), blobs[:100], blobs[500:], tmp_path / "c.pt",
+                       progress=False)
 
 
 def test_non_finite_loss_names_epoch_and_step_and_keeps_checkpoint(blobs, tmp_path):
     ckpt = tmp_path / "c.pt"
-    vc.train(_config(epochs=1), blobs[:96], blobs[500:], ckpt, progress=False)
-    good = vc.load_checkpoint(ckpt)
+    training.train(_config(epochs=1), blobs[:96], blobs[500:], ckpt, progress=False)
+    good = checkpoints.load_checkpoint(ckpt)
     bad = blobs[:96].clone()
-    bad[70] = float("nan")   # batch 32, no shuffle guarantee: find the step it lands in
-    with pytest.raises(vc.NonFiniteLossError, match=r"epoch 1, step \d"):
-        vc.train(_config(epochs=2), bad, blobs[500:], ckpt, progress=False)
-    kept = vc.load_checkpoint(ckpt)
+    bad[70] = float("nan")
+    # epochs count from 1, as in the history: the first epoch was good, the second is not
+    with pytest.raises(NonFiniteLossError,
+                       match=r"epoch 2, step \d.*last good epoch \(1\) is kept at .*c\.pt"):
+        training.train(_config(epochs=2), bad, blobs[500:], ckpt, progress=False)
+    kept = checkpoints.load_checkpoint(ckpt)
     assert kept["history"] == good["history"]
     for k, v in good["model"].items():
         assert torch.equal(kept["model"][k], v)
 
 
+def test_non_finite_loss_in_the_first_epoch_says_no_checkpoint_exists(blobs, tmp_path):
+    bad = blobs[:96].clone()
+    bad[5] = float("nan")
+    with pytest.raises(NonFiniteLossError, match=r"epoch 1, step \d.*no checkpoint was written"):
+        training.train(_config(epochs=1), bad, blobs[500:], tmp_path / "c.pt", progress=False)
+    assert not (tmp_path / "c.pt").exists()
+
+
 def test_missing_checkpoint_message(tmp_path):
     with pytest.raises(FileNotFoundError, match="run the training notebook"):
-        vc.load_model(tmp_path / "none.pt")
+        checkpoints.load_model(tmp_path / "none.pt")
 
 
 def test_corrupt_checkpoint_message(tmp_path):
     p = tmp_path / "c.pt"
     p.write_bytes(b"not a checkpoint")
-    with pytest.raises(vc.DataError, match="unreadable.*delete it and retrain"):
-        vc.load_model(p)
+    with pytest.raises(DataError, match="unreadable.*delete it and retrain"):
+        checkpoints.load_model(p)
+    torch.save({"model": {}}, p)
+    with pytest.raises(DataError, match="lacks optimizer, rng, history, config, meta"):
+        checkpoints.load_model(p)

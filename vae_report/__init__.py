@@ -1,0 +1,28 @@
+"""The VAE report suite's library: everything but the model and the ELBO (those are ``vae_core``).
+
+One module per concern; importing the package (or any module) loads no data, parses no argument
+and touches no global RNG.
+
+==================  ===========================================================================
+``errors``          the exceptions a user can meet, each naming the problem and the fix
+``params``          the study's parameters: the schema, the first-cell check, the YAML layers
+``layout``          where every output and checkpoint lives (the one definition of the layout)
+``data``            MNIST: idx checks, offline sources, the tensor cache, the train/val split
+``devices``         device choice, threads, subnormal flushing
+``fast_step``       the hand-written ELBO gradient and the direct fused-Adam call (a backend)
+``training``        the trainer: config, history, backends, resume, NaN checks
+``checkpoints``     the checkpoint format: what is saved, loading it, rebuilding the model
+``evaluation``      test ELBO, active units, reconstructions, decoder samples
+``iwae``            the importance-weighted bound and its curve against K
+``chain``           the x → z → x Markov chain (the seed's 'limiting distribution')
+``classifier``      the digit classifier that judges samples and chains
+``quality``         Fréchet distance, nearest-image distance, chain mixing
+``figures``         image grids, uint8 arrays, the chain GIFs and filmstrips
+``display``         tables and figures shown in both the HTML and the PDF report
+``notebook``        what every step notebook does first, and its metrics files
+``provenance``      git commit, package versions, machine: saved beside every artifact
+``seed_reference``  the seed report's own numbers (Tables 1–4), in one place
+``report``          gathering the cells' artifacts into the report's tables
+``verdicts``        the seed's claims and the rules that judge them
+==================  ===========================================================================
+"""

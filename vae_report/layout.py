@@ -1,0 +1,60 @@
+"""Where every output of the study lives: the one definition of the layout.
+
+``reports/<profile>/<run>/seed-<seed>/<arch>/<step>.ipynb`` and the step's small artifacts beside
+it; ``checkpoints/<profile>/<run>/seed-<seed>/<arch>.pt``; the digit classifier under
+``reports/<profile>/classifier/`` and ``checkpoints/<profile>/classifier.pt``; the report and its
+``figures/`` under ``reports/<profile>/``. Relative folders are taken from the project root.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+#: The folder holding vae_core.py, params/, notebooks/ and reports/.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+#: The steps every (run, seed, architecture) cell runs, in order.
+CELL_STEPS: tuple[str, ...] = ("01-train", "02-elbo", "03-collapse", "04-samples", "05-chain")
+
+
+def project_path(path: str | Path) -> Path:
+    """``path`` as given when absolute, else under :data:`PROJECT_ROOT`."""
+    p = Path(path)
+    return p if p.is_absolute() else PROJECT_ROOT / p
+
+
+def cell_folder(run: str, seed: int, arch: str) -> Path:
+    """The relative folder of one cell of the study: ``<run>/seed-<seed>/<arch>``."""
+    return Path(run) / f"seed-{seed}" / arch
+
+
+def profile_dir(profile: str, reports_dir: str | Path = "reports") -> Path:
+    """``reports/<profile>``: the report, its figures and every cell's folder."""
+    return project_path(reports_dir) / profile
+
+
+def cell_dir(profile: str, run: str, seed: int, arch: str,
+             reports_dir: str | Path = "reports") -> Path:
+    """``reports/<profile>/<run>/seed-<seed>/<arch>``: a cell's executed notebooks and artifacts."""
+    return profile_dir(profile, reports_dir) / cell_folder(run, seed, arch)
+
+
+def checkpoint_path(profile: str, run: str, seed: int, arch: str,
+                    checkpoints_dir: str | Path = "checkpoints") -> Path:
+    """``checkpoints/<profile>/<run>/seed-<seed>/<arch>.pt``."""
+    return (project_path(checkpoints_dir) / profile
+            / cell_folder(run, seed, arch).with_suffix(".pt"))
+
+
+def classifier_dir(profile: str, reports_dir: str | Path = "reports") -> Path:
+    """``reports/<profile>/classifier``: the digit classifier's notebook and metrics."""
+    return profile_dir(profile, reports_dir) / "classifier"
+
+
+def classifier_path(profile: str, checkpoints_dir: str | Path = "checkpoints") -> Path:
+    """``checkpoints/<profile>/classifier.pt``: its cached weights."""
+    return project_path(checkpoints_dir) / profile / "classifier.pt"
+
+
+def figures_dir(profile: str, reports_dir: str | Path = "reports") -> Path:
+    """``reports/<profile>/figures``: the report's figures, each named after the figure it is."""
+    return profile_dir(profile, reports_dir) / "figures"

@@ -1,0 +1,259 @@
+"""The study's parameters: one schema for every notebook, checked before any work starts.
+
+papermill merges the flat YAML files of ``params/`` shallowly (``-f base -f runs/<run> -f
+profiles/<profile>``, the last file winning) and only *warns* about keys a notebook does not
+declare; :func:`check_params`, called in every notebook's first cell after the parameters, is
+the check that counts: unknown keys, wrong types and bad values stop the notebook there, with the
+key and the fix named.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import vae_core
+
+from . import layout
+from .devices import check_device_name
+from .errors import ParameterError
+
+#: The two training runs of the seed, in report order (one params/runs/<run>.yaml each).
+RUNS: dict[str, str] = {"original": "run A (original: batch 16, default init)",
+                        "retrained": "run B (retrained: batch 64, Kaiming init)"}
+
+#: Training backends: the reference (autograd on vae_core.elbo_terms), the hand-written step,
+#: or the fast one where the model's structure allows it.
+BACKENDS: tuple[str, ...] = ("auto", "fast", "autograd")
+
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+@dataclass
+class StudyParams:
+    """Every parameter a notebook of the study accepts. Defaults: a fast CPU smoke run.
+
+    The YAML files under ``params/`` and papermill's ``-p`` set these; all notebooks receive the
+    same merged set, so one schema serves them all.
+    """
+
+    arch: str = "vanilla"            # one of vae_core.ARCHS
+    run: str = "smoke"               # name of the run (original, retrained, …): output folder
+    profile: str = "smoke"           # name of the profile (full, quick, …): output folder
+    latent_dim: int = 64
+    lr: float = 3e-4
+    epochs: int = 1
+    batch_size: int = 64
+    val_split: float = 0.2
+    init: str = "default"            # "default" (PyTorch) or "kaiming"
+    backend: str = "auto"            # training step: "auto", "fast" or "autograd"
+    seed: int = 0                    # training seed (weights, batches, noise) of this cell
+    seeds: list[int] = field(default_factory=lambda: [0])  # the run's seeds: a cell per seed
+    split_seed: int = 0              # train/validation split
+    train_subset: int = 2000         # use the first N training images; 0 = all 48k
+    eval_subset: int = 1000          # use the first N validation/test images; 0 = all
+    eval_batch_size: int = 500
+    iw_samples: int = 50             # K of the importance-weighted bound
+    n_samples: int = 64              # decoder samples from N(0, I)
+    n_recon: int = 16                # test images in the reconstruction tableau
+    chain_steps: int = 100           # length of the limiting-distribution chain
+    chain_images: int = 16           # chains run side by side
+    device: str = "cpu"              # "cpu", "cuda[:n]" or "auto"
+    threads: int = 0                 # torch threads per process; 0 = torch's default
+    iw_curve_ks: list[int] = field(default_factory=lambda: [1, 10, 100])  # the IWAE-vs-K curve
+    iw_curve_images: int = 100       # test images the IWAE-vs-K curve is computed on
+    classifier_epochs: int = 1       # epochs of the digit classifier (00-classifier)
+    fid_samples: int = 1000          # decoder samples judged by the classifier (04-samples)
+    mnist_source: str = ""           # folder of idx files; "" = $MNIST_SOURCE or download
+    data_dir: str = "data"
+    reports_dir: str = "reports"
+    checkpoints_dir: str = "checkpoints"
+
+    def validate(self) -> "StudyParams":
+        """Check values (types are checked by :func:`check_params`); returns ``self``."""
+        if self.arch not in vae_core.ARCHS:
+            raise ParameterError(f"arch: unknown architecture {self.arch!r}; "
+                                 f"choose one of {', '.join(vae_core.ARCHS)}")
+        for name in ("run", "profile"):
+            if not _NAME.match(getattr(self, name)):
+                raise ParameterError(f"{name}: {getattr(self, name)!r} names a folder: use letters, "
+                                     f"digits, '-', '_' or '.' only")
+        if self.init not in vae_core.INITS:
+            raise ParameterError(f"init: must be 'default' or 'kaiming', got {self.init!r}")
+        if self.backend not in BACKENDS:
+            raise ParameterError(f"backend: must be one of {', '.join(BACKENDS)}, "
+                                 f"got {self.backend!r}")
+        check_device_name(self.device)
+        if not 0.0 < self.val_split < 1.0:        # also refuses NaN
+            raise ParameterError(f"val_split: must be in (0, 1), got {self.val_split}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ParameterError(f"lr: must be a finite number > 0, got {self.lr}")
+        for name in ("latent_dim", "epochs", "batch_size", "eval_batch_size", "iw_samples",
+                     "n_samples", "n_recon", "chain_steps", "chain_images", "iw_curve_images",
+                     "classifier_epochs", "fid_samples"):
+            if getattr(self, name) < 1:
+                raise ParameterError(f"{name}: must be ≥ 1, got {getattr(self, name)}")
+        for name, meaning in (("train_subset", "the first N training images, 0 = all"),
+                              ("eval_subset", "the first N validation/test images, 0 = all"),
+                              ("threads", "torch threads, 0 = torch's default")):
+            if getattr(self, name) < 0:
+                raise ParameterError(f"{name}: must be ≥ 0 ({meaning}), got {getattr(self, name)}")
+        if (not self.seeds or len(set(self.seeds)) != len(self.seeds)
+                or not all(_is_int(s) for s in self.seeds)):
+            raise ParameterError(f"seeds: must be a non-empty list of distinct integers, e.g. "
+                                 f"[0, 1, 2], got {self.seeds!r}")
+        if not self.iw_curve_ks or not all(_is_int(k) and k >= 1 for k in self.iw_curve_ks):
+            raise ParameterError(f"iw_curve_ks: must be a non-empty list of integers ≥ 1, e.g. "
+                                 f"[1, 10, 100], got {self.iw_curve_ks!r}")
+        return self
+
+    @property
+    def profile_dir(self) -> Path:
+        """``reports/<profile>``: the report and its figures."""
+        return layout.profile_dir(self.profile, self.reports_dir)
+
+    @property
+    def out_dir(self) -> Path:
+        """Where this cell's artifacts go: ``reports/<profile>/<run>/seed-<seed>/<arch>``."""
+        return layout.cell_dir(self.profile, self.run, self.seed, self.arch, self.reports_dir)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        """``checkpoints/<profile>/<run>/seed-<seed>/<arch>.pt``."""
+        return layout.checkpoint_path(self.profile, self.run, self.seed, self.arch,
+                                      self.checkpoints_dir)
+
+    @property
+    def classifier_dir(self) -> Path:
+        """``reports/<profile>/classifier``: the digit classifier's notebook and metrics."""
+        return layout.classifier_dir(self.profile, self.reports_dir)
+
+    @property
+    def classifier_path(self) -> Path:
+        """``checkpoints/<profile>/classifier.pt``: its cached weights."""
+        return layout.classifier_path(self.profile, self.checkpoints_dir)
+
+    @property
+    def figures_dir(self) -> Path:
+        """``reports/<profile>/figures``."""
+        return layout.figures_dir(self.profile, self.reports_dir)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# Names IPython puts into a notebook's namespace; everything else in it before the check cell
+# came from the parameters cell or papermill's injected cell.
+_IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
+# What papermill can inject (YAML/JSON values). Other objects in the namespace (tensors, models,
+# data frames made by later cells when the check is rerun in JupyterLab) are not parameters.
+_PARAMETER_TYPES = (str, int, float, bool, list, dict, type(None))
+
+
+def _yaml_float_fix(text: str) -> str:
+    """How to write the number ``text`` so that YAML 1.1 reads it as a float: it needs a dot in
+    the mantissa and a sign in the exponent (``3e-4`` → ``3.0e-4``, ``1.0e3`` → ``1.0e+3``)."""
+    mantissa, _, exponent = text.strip().lower().partition("e")
+    if "." not in mantissa:
+        mantissa += ".0"
+    if exponent and exponent[0] not in "+-":
+        exponent = "+" + exponent
+    return mantissa + (f"e{exponent}" if exponent else "")
+
+
+def _type_name(expected: Any) -> str:
+    return getattr(expected, "__name__", None) or str(expected).replace("typing.", "")
+
+
+def _check_type(name: str, value: Any, expected: Any) -> Any:
+    """``value`` if it has the field's type (an int is taken for a float), else a ParameterError.
+
+    Handles plain types, ``list[...]`` (the elements are checked by ``validate``) and optional
+    types such as ``str | None``.
+    """
+    origin = typing.get_origin(expected)
+    if origin in (typing.Union, types.UnionType):
+        for option in typing.get_args(expected):
+            try:
+                return _check_type(name, value, option)
+            except ParameterError:
+                continue
+        raise ParameterError(f"{name}: expected {_type_name(expected)}, got "
+                             f"{type(value).__name__} {value!r}")
+    if expected is type(None):
+        if value is None:
+            return None
+        raise ParameterError(f"{name}: expected None, got {value!r}")
+    if origin is not None:                    # list[int] → list
+        expected = origin
+    if expected is float and _is_int(value):
+        return float(value)
+    if isinstance(value, bool) and expected is not bool:
+        raise ParameterError(f"{name}: expected {expected.__name__}, got a boolean {value!r}")
+    if not isinstance(value, expected):
+        hint = ""
+        if expected is float and isinstance(value, str):
+            try:
+                float(value)
+                hint = (f" (YAML 1.1 reads a float only with a dot and a signed exponent: write "
+                        f"{_yaml_float_fix(value)}, or pass it with papermill -p)")
+            except ValueError:
+                pass
+        raise ParameterError(f"{name}: expected {expected.__name__}, got "
+                             f"{type(value).__name__} {value!r}{hint}")
+    return value
+
+
+def parameter_types() -> dict[str, Any]:
+    """Field name → resolved type of :class:`StudyParams` (``list[int]``, ``str``, …)."""
+    return typing.get_type_hints(StudyParams)
+
+
+def check_params(namespace: Mapping[str, Any]) -> StudyParams:
+    """Build :class:`StudyParams` from a notebook's globals, refusing unknown keys and wrong types.
+
+    Call it in the cell right after the ``parameters`` cell (``check_params(globals())``):
+    at that point the namespace holds only the declared defaults and papermill's injections.
+    """
+    hints = parameter_types()
+    values: dict[str, Any] = {}
+    unknown = []
+    for name, value in namespace.items():
+        if name.startswith("_") or name in _IPYTHON_NAMES or not isinstance(value, _PARAMETER_TYPES):
+            continue
+        if name not in hints:
+            unknown.append(name)
+            continue
+        values[name] = _check_type(name, value, hints[name])
+    if unknown:
+        named = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, hints, n=1)
+            named.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise ParameterError(f"unknown parameter(s) {', '.join(named)}; known parameters: "
+                             f"{', '.join(hints)}. Fix the YAML file or the -p option.")
+    return StudyParams(**values).validate()
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """A YAML file as a dict (an empty file is ``{}``)."""
+    import yaml
+
+    return yaml.safe_load(Path(path).read_text()) or {}
+
+
+def study_parameters(profile: str, run: str, params_dir: str | Path = "params") -> dict[str, Any]:
+    """The merged parameter files of one run and profile, as papermill merges them."""
+    folder = layout.project_path(params_dir)
+    return {**read_yaml(folder / "base.yaml"), **read_yaml(folder / "runs" / f"{run}.yaml"),
+            **read_yaml(folder / "profiles" / f"{profile}.yaml")}

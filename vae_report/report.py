@@ -1,0 +1,135 @@
+"""Gathering the study's artifacts for the report: every cell's metrics, history and arrays, and
+the one table (run × seed × architecture) the verdicts are computed from."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import vae_core
+
+from . import layout
+from .params import RUNS, study_parameters
+
+#: Short names of the runs for table headers.
+SHORT: dict[str, str] = {"original": "run A (original)", "retrained": "run B (retrained)"}
+
+#: The files each cell must have written (beside the steps' JSON metrics).
+CELL_FILES: tuple[str, ...] = ("history.csv", "reconstructions.npy", "originals.npy", "samples.npy",
+                               "chain.gif", "chain-filmstrip.png")
+
+
+def load_cell(profile: str, run: str, arch: str, reports_dir: str = "reports",
+              seed: int = 0) -> dict[str, Any]:
+    """Everything one (run, seed, arch) cell wrote: its JSON metrics by step, history, arrays.
+
+    A missing artifact raises an error naming the cell and the command that makes it.
+    """
+    import numpy as np
+    import pandas as pd
+
+    folder = layout.cell_dir(profile, run, seed, arch, reports_dir)
+    needed = [f"{s}.json" for s in layout.CELL_STEPS] + list(CELL_FILES)
+    missing = [n for n in needed if not (folder / n).exists()]
+    if missing:
+        raise FileNotFoundError(f"{folder} lacks {', '.join(missing)}; run `make report "
+                                f"PROFILE={profile}` (or `make cells PROFILE={profile}`) first")
+    cell: dict[str, Any] = {s: json.loads((folder / f"{s}.json").read_text())
+                            for s in layout.CELL_STEPS}
+    cell["history"] = pd.read_csv(folder / "history.csv")
+    for name in ("reconstructions", "originals", "samples"):
+        cell[name] = np.load(folder / f"{name}.npy")
+    cell["gif"] = folder / "chain.gif"
+    cell["filmstrip"] = folder / "chain-filmstrip.png"
+    cell["folder"] = folder
+    return cell
+
+
+@dataclass
+class Study:
+    """Every cell of one profile: ``cells[(run, seed, arch)]`` as :func:`load_cell` returns it,
+    each run's merged parameters and seeds. Figures show each run's first seed; tables add the
+    other seeds' spread."""
+
+    profile: str
+    runs: list[str]
+    archs: list[str]
+    seeds: dict[str, list[int]]
+    params: dict[str, dict[str, Any]]
+    cells: dict[tuple[str, int, str], dict[str, Any]]
+    classifier: dict[str, Any]
+
+    def first(self, run: str, arch: str) -> dict[str, Any]:
+        """The cell of ``run``'s first seed (the one the figures show)."""
+        return self.cells[(run, self.seeds[run][0], arch)]
+
+    def per_seed(self, step: str, key: str, run: str) -> Any:
+        """``step``'s metric ``key`` as a DataFrame, architectures × seeds."""
+        import pandas as pd
+
+        return pd.DataFrame({s: {a: self.cells[(run, s, a)][step][key] for a in self.archs}
+                             for s in self.seeds[run]})
+
+    def first_seed(self, step: str, key: str, run: str) -> Any:
+        """``step``'s metric ``key`` of ``run``'s first seed, one number per architecture."""
+        return self.per_seed(step, key, run)[self.seeds[run][0]]
+
+    @property
+    def full(self) -> bool:
+        """Whether every run used all the data (the full profile), not a smoke slice."""
+        return all(self.params[r]["train_subset"] == 0 for r in self.runs)
+
+    def metrics_table(self) -> Any:
+        """One row per (run, seed, arch) with the numbers the verdicts judge (:func:`metrics_table`)."""
+        return metrics_table(self.cells)
+
+
+def load_study(profile: str, reports_dir: str = "reports") -> Study:
+    """All cells of ``profile`` for the runs of :data:`params.RUNS`, the seeds their parameter
+    files list and the architectures of ``vae_core.ARCHS``, plus the classifier's metrics."""
+    runs, archs = list(RUNS), list(vae_core.ARCHS)
+    params = {r: study_parameters(profile, r) for r in runs}
+    seeds = {r: list(params[r].get("seeds", [0])) for r in runs}
+    cells = {(r, s, a): load_cell(profile, r, a, reports_dir, seed=s)
+             for r in runs for s in seeds[r] for a in archs}
+    clf = layout.classifier_dir(profile, reports_dir) / "classifier.json"
+    if not clf.exists():
+        raise FileNotFoundError(f"{clf} does not exist; run `make report PROFILE={profile}` first")
+    return Study(profile=profile, runs=runs, archs=archs, seeds=seeds, params=params, cells=cells,
+                 classifier=json.loads(clf.read_text()))
+
+
+def _final_gap(history: Any) -> float:
+    """|validation − training ELBO| / |validation ELBO| at the last epoch."""
+    val, train = history.val_elbo.iloc[-1], history.train_elbo.iloc[-1]
+    return float(abs(val - train) / abs(val))
+
+
+def metrics_table(cells: dict[tuple[str, int, str], dict[str, Any]]) -> Any:
+    """The study as one DataFrame indexed by (run, seed, arch), one column per judged number:
+
+    ``test_elbo``, ``test_iwae`` (nats), ``collapsed`` (dimensions with KL < 0.01),
+    ``active_units``, ``final_gap`` (relative validation−training gap at the last epoch),
+    ``chain_finite``, ``final_saturated`` (fraction of the chain's last pixels ≥ 1),
+    ``frechet_distance``, ``chain_confidence`` (mean classifier confidence over all frames),
+    ``class_switches`` (class changes per chain).
+    """
+    import numpy as np
+    import pandas as pd
+
+    rows = {}
+    for (run, seed, arch), c in cells.items():
+        rows[(run, seed, arch)] = {
+            "test_elbo": c["02-elbo"]["test_elbo"], "test_iwae": c["02-elbo"]["test_iwae"],
+            "collapsed": c["03-collapse"]["collapsed_dims_kl_below_0.01"],
+            "active_units": c["03-collapse"]["active_units"],
+            "final_gap": _final_gap(c["history"]),
+            "chain_finite": bool(c["05-chain"]["finite"]),
+            "final_saturated": c["05-chain"]["final_fraction_saturated"],
+            "frechet_distance": c["04-samples"]["frechet_distance"],
+            "chain_confidence": float(np.mean(c["05-chain"]["frame_confidence"])),
+            "class_switches": c["05-chain"]["class_switches_per_chain"]}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index = pd.MultiIndex.from_tuples(table.index, names=["run", "seed", "arch"])
+    return table
