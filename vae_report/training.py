@@ -5,7 +5,8 @@ Two backends compute a step (``TrainConfig.backend``):
 * ``autograd`` — the reference: ``vae_core.elbo_terms(...).loss.backward()`` and
   ``torch.optim.Adam.step()``. Trains any ``nn.Module`` with the VAE's interface.
 * ``fast`` — ``fast_step.elbo_step`` (the gradient written by hand) and the direct fused-Adam
-  call: the same numbers up to float rounding, 2–3× faster at batch 16 on a CPU.
+  call: the same numbers up to float rounding, 1.2–1.8× the throughput at batch 16 on a 2-core
+  CPU (docs/performance.md).
 * ``auto`` (default) — ``fast`` when ``fast_step.unsupported_reason(model)`` finds nothing, else
   ``autograd``. The backend that ran is recorded per epoch in the history and in the
   checkpoint's ``meta``.
