@@ -143,3 +143,14 @@ def test_subsets_keep_the_first_rows(tiny_mnist, tmp_path):
     assert torch.equal(s.train, d.train[:7]) and torch.equal(s.train_labels, d.train_labels[:7])
     assert torch.equal(s.test, d.test[:3]) and torch.equal(s.val_labels, d.val_labels[:3])
     assert d.subset(0, 0).train.shape == d.train.shape
+
+
+def test_the_prepare_command_makes_the_cache_or_names_the_problem(tiny_mnist, tmp_path, capsys):
+    """`python -m vae_report.data`: the workflow's first job."""
+    root = tmp_path / "data"
+    assert vd.main(["--root", str(root), "--source", str(tiny_mnist)]) == 0
+    assert "MNIST ready" in capsys.readouterr().out
+    assert (root / "MNIST" / "tensors.pt").exists()
+    assert vd.main(["--root", str(root), "--source", str(tmp_path / "none")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not exist" in err and "MNIST_SOURCE" in err

@@ -6,7 +6,6 @@ import nbformat
 import papermill as pm
 import pytest
 
-import vae_core as vc
 from vae_report import layout
 from vae_report.report import load_cell
 from vae_report.seed_reference import SEED_PARAM_COUNTS

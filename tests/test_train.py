@@ -105,9 +105,15 @@ def test_kill_and_resume_reproduces_the_history(blobs, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         training.train(_config(epochs=4), blobs[:300], blobs[500:], ckpt, progress=False,
                        on_epoch_end=kill_after_two)
-    assert len(checkpoints.load_checkpoint(ckpt)["history"]["epoch"]) == 2
+    # an unfinished run keeps its epochs beside the checkpoint; the final name means "finished"
+    unfinished = checkpoints.in_progress_path(ckpt)
+    assert not ckpt.exists() and unfinished.name == "resumed.partial.pt"
+    assert len(checkpoints.load_checkpoint(unfinished)["history"]["epoch"]) == 2
+    with pytest.raises(FileNotFoundError, match="training is not finished.*resumed.partial.pt"):
+        checkpoints.load_model(ckpt)
     model, resumed = training.train(_config(epochs=4), blobs[:300], blobs[500:], ckpt,
                                     progress=False)
+    assert ckpt.exists() and not unfinished.exists()
     assert resumed.train_elbo == full.train_elbo and resumed.val_elbo == full.val_elbo
     for a, b in zip(model.parameters(), full_model.parameters()):
         assert torch.equal(a, b)
@@ -139,6 +145,16 @@ def test_a_checkpoint_from_before_backends_resumes(blobs, tmp_path):
     torch.save(old, path)
     _, hist = training.train(_config(epochs=2), blobs[:100], blobs[500:], path, progress=False)
     assert hist.backend == ["unrecorded", "fast"]
+
+
+def test_more_epochs_extend_a_finished_checkpoint(blobs, tmp_path):
+    _, four = training.train(_config(epochs=4), blobs[:300], blobs[500:], tmp_path / "a.pt",
+                             progress=False)
+    training.train(_config(epochs=2), blobs[:300], blobs[500:], tmp_path / "b.pt", progress=False)
+    _, extended = training.train(_config(epochs=4), blobs[:300], blobs[500:], tmp_path / "b.pt",
+                                 progress=False)
+    assert extended.val_elbo == four.val_elbo
+    assert len(checkpoints.load_checkpoint(tmp_path / "b.pt")["history"]["epoch"]) == 4
 
 
 def test_checkpoint_of_another_config_is_refused(blobs, tmp_path):

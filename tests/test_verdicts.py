@@ -189,3 +189,12 @@ def test_one_seed_gives_no_unclear_and_every_claim_is_judged():
     assert all("holds in" not in e for e in claims["this run"])
     three = v.evaluate_claims(table())
     assert set(three.verdict) <= set(v.VERDICTS)
+
+
+def test_a_claim_about_an_architecture_left_out_is_unclear_not_an_error():
+    t = table()
+    t = t[t.index.get_level_values("arch").isin(["vanilla", "deep-128"])]
+    claims = v.evaluate_claims(t)
+    assert len(claims) == len(v.CLAIMS)
+    row = claims[claims["claim (seed)"] == "run a deep512 highest elbo"].iloc[0]
+    assert row.verdict == UNCLEAR and "not measured" in row["this run"]

@@ -28,6 +28,16 @@ from .files import atomic_torch_save, torch_load_or_explain
 CHECKPOINT_KEYS: tuple[str, ...] = ("model", "optimizer", "rng", "history", "config", "meta")
 
 
+def in_progress_path(checkpoint: str | os.PathLike) -> Path:
+    """Where a training run keeps its per-epoch checkpoints until it finishes:
+    ``<arch>.partial.pt`` beside ``<arch>.pt``. The finished checkpoint takes the final name
+    only at the end, so the final name always means "trained for every epoch asked", and a
+    workflow engine that clears a job's outputs before rerunning it cannot delete the progress
+    of an interrupted run (it is not an output)."""
+    checkpoint = Path(checkpoint)
+    return checkpoint.with_name(f"{checkpoint.stem}.partial{checkpoint.suffix}")
+
+
 def save_checkpoint(path: str | os.PathLike, **parts: Any) -> None:
     """Write a checkpoint atomically (a kill mid-write leaves the previous epoch's file)."""
     if set(parts) != set(CHECKPOINT_KEYS):
@@ -40,8 +50,11 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     """Read a checkpoint written by ``training.train``; a clear error when missing or damaged."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"checkpoint {path} does not exist; run the training notebook "
-                                f"(01-train) for this architecture and run first")
+        unfinished = in_progress_path(path)
+        state = (f"its training is not finished ({unfinished} holds the last finished epoch); "
+                 if unfinished.exists() else "")
+        raise FileNotFoundError(f"checkpoint {path} does not exist; {state}run the training "
+                                f"notebook (01-train) for this architecture and run first")
     ckpt = torch_load_or_explain(path, "checkpoint", "delete it and retrain", device)
     missing = [k for k in CHECKPOINT_KEYS if not isinstance(ckpt, dict) or k not in ckpt]
     if missing:

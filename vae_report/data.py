@@ -22,7 +22,7 @@ from torch import Tensor
 
 from .errors import DataError
 from .files import atomic_torch_save, atomic_write_bytes
-from .layout import PROJECT_ROOT
+from .layout import PROJECT_ROOT, mnist_cache
 
 MNIST_FILES: dict[str, tuple[int, int]] = {
     # file name (torchvision's raw name) -> (idx magic number, number of dimensions)
@@ -207,7 +207,7 @@ def _cached_mnist(root: Path, download: bool) -> dict[str, Tensor]:
     re-download) torchvision reads it again and the cache is rewritten.
     """
     raw = root / "MNIST" / "raw"
-    cache = root / "MNIST" / "tensors.pt"
+    cache = mnist_cache(root)
     signature = _raw_signature(raw)
     if signature is not None and cache.exists():
         try:
@@ -250,3 +250,29 @@ def load_mnist(root: str | os.PathLike = PROJECT_ROOT / "data", source: str | No
     val_idx, train_idx = perm[:n_val], perm[n_val:]
     return MNISTSplits(train=x[train_idx], val=x[val_idx], test=x_test,
                        train_labels=y[train_idx], val_labels=y[val_idx], test_labels=y_test)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m vae_report.data [--root data] [--source DIR]``: prepare MNIST once (the
+    workflow's first rule), so that no two notebooks ever download or unpack it at the same time.
+    Prints one line; on failure one error naming the file and the fix, exit status 1."""
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(description="Prepare MNIST for the study (check, unpack, cache).")
+    ap.add_argument("--root", default=str(PROJECT_ROOT / "data"), help="data folder (default data/)")
+    ap.add_argument("--source", default=None,
+                    help="folder of MNIST idx files (default $MNIST_SOURCE, else download)")
+    args = ap.parse_args(argv)
+    try:
+        d = load_mnist(args.root, args.source)
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"MNIST ready in {mnist_cache(args.root)}: {len(d.train) + len(d.val)} training and "
+          f"{len(d.test)} test images")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -27,7 +27,6 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-import vae_core
 from vae_core import DECODER_STD_FLOOR, ENCODER_STD_FLOOR, LOG_2PI, VAE, positive_std
 
 

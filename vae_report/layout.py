@@ -58,3 +58,29 @@ def classifier_path(profile: str, checkpoints_dir: str | Path = "checkpoints") -
 def figures_dir(profile: str, reports_dir: str | Path = "reports") -> Path:
     """``reports/<profile>/figures``: the report's figures, each named after the figure it is."""
     return profile_dir(profile, reports_dir) / "figures"
+
+
+def cell_notebook(profile: str, run: str, seed: int | str, arch: str, step: str,
+                  reports_dir: str | Path = "reports") -> Path:
+    """``reports/<profile>/<run>/seed-<seed>/<arch>/<step>.ipynb``: one executed step."""
+    return cell_dir(profile, run, seed, arch, reports_dir) / f"{step}.ipynb"   # type: ignore[arg-type]
+
+
+def classifier_notebook(profile: str, reports_dir: str | Path = "reports") -> Path:
+    """``reports/<profile>/classifier/00-classifier.ipynb``."""
+    return classifier_dir(profile, reports_dir) / "00-classifier.ipynb"
+
+
+def report_file(profile: str, suffix: str = ".ipynb", reports_dir: str | Path = "reports") -> Path:
+    """``reports/<profile>/report.ipynb`` (or ``.html``, ``.pdf``)."""
+    return profile_dir(profile, reports_dir) / f"report{suffix}"
+
+
+def mnist_cache(data_dir: str | Path = "data") -> Path:
+    """``data/MNIST/tensors.pt``: MNIST as torchvision read it, prepared once before any cell."""
+    return project_path(data_dir) / "MNIST" / "tensors.pt"
+
+
+def relative(path: str | Path) -> str:
+    """``path`` relative to the project root, as the Snakefile names files."""
+    return str(Path(path).relative_to(PROJECT_ROOT))

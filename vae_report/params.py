@@ -70,6 +70,8 @@ class StudyParams:
     iw_curve_images: int = 100       # test images the IWAE-vs-K curve is computed on
     classifier_epochs: int = 1       # epochs of the digit classifier (00-classifier)
     fid_samples: int = 1000          # decoder samples judged by the classifier (04-samples)
+    runs: list[str] = field(default_factory=list)    # the runs a report gathers; [] = all
+    archs: list[str] = field(default_factory=list)   # the architectures it gathers; [] = all
     mnist_source: str = ""           # folder of idx files; "" = $MNIST_SOURCE or download
     data_dir: str = "data"
     reports_dir: str = "reports"
@@ -108,6 +110,11 @@ class StudyParams:
                 or not all(_is_int(s) for s in self.seeds)):
             raise ParameterError(f"seeds: must be a non-empty list of distinct integers, e.g. "
                                  f"[0, 1, 2], got {self.seeds!r}")
+        for name, known in (("runs", RUNS), ("archs", vae_core.ARCHS)):
+            unknown = [v for v in getattr(self, name) if v not in known]
+            if unknown:
+                raise ParameterError(f"{name}: unknown {', '.join(map(repr, unknown))}; choose "
+                                     f"from {', '.join(known)} (or [] for all)")
         if not self.iw_curve_ks or not all(_is_int(k) and k >= 1 for k in self.iw_curve_ks):
             raise ParameterError(f"iw_curve_ks: must be a non-empty list of integers ≥ 1, e.g. "
                                  f"[1, 10, 100], got {self.iw_curve_ks!r}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import vae_core
@@ -85,10 +84,13 @@ class Study:
         return metrics_table(self.cells)
 
 
-def load_study(profile: str, reports_dir: str = "reports") -> Study:
-    """All cells of ``profile`` for the runs of :data:`params.RUNS`, the seeds their parameter
-    files list and the architectures of ``vae_core.ARCHS``, plus the classifier's metrics."""
-    runs, archs = list(RUNS), list(vae_core.ARCHS)
+def load_study(profile: str, reports_dir: str = "reports", runs: list[str] | None = None,
+               archs: list[str] | None = None) -> Study:
+    """All cells of ``profile`` for ``runs`` (default: those of :data:`params.RUNS`), the seeds
+    their parameter files list and ``archs`` (default ``vae_core.ARCHS``), plus the classifier's
+    metrics."""
+    runs = [r for r in RUNS if r in runs] if runs else list(RUNS)
+    archs = [a for a in vae_core.ARCHS if a in archs] if archs else list(vae_core.ARCHS)
     params = {r: study_parameters(profile, r) for r in runs}
     seeds = {r: list(params[r].get("seeds", [0])) for r in runs}
     cells = {(r, s, a): load_cell(profile, r, a, reports_dir, seed=s)

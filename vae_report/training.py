@@ -31,7 +31,7 @@ from torch import Tensor, nn
 import vae_core
 
 from . import fast_step
-from .checkpoints import load_checkpoint, save_checkpoint
+from .checkpoints import in_progress_path, load_checkpoint, save_checkpoint
 from .devices import flush_denormals
 from .errors import NonFiniteLossError
 from .evaluation import evaluate_elbo
@@ -207,8 +207,9 @@ def _config_changes(saved: Mapping[str, Any], config: TrainConfig) -> dict[str, 
 
 
 def _kept_checkpoint_note(checkpoint: Path, history: History) -> str:
-    if checkpoint.exists() and history.epoch:
-        return f"the checkpoint of the last good epoch ({history.epoch[-1]}) is kept at {checkpoint}"
+    for path in (in_progress_path(checkpoint), checkpoint):
+        if path.exists() and history.epoch:
+            return f"the checkpoint of the last good epoch ({history.epoch[-1]}) is kept at {path}"
     return "no checkpoint was written (no epoch finished)"
 
 
@@ -216,14 +217,16 @@ def train(config: TrainConfig, train_x: Tensor, val_x: Tensor, checkpoint: str |
           device: torch.device | str = "cpu", meta: Mapping[str, Any] | None = None,
           progress: bool = True, on_epoch_end: Callable[[int, History], None] | None = None,
           model: nn.Module | None = None) -> tuple[nn.Module, History]:
-    """Train a VAE, checkpointing every epoch; resume from ``checkpoint`` if it exists.
+    """Train a VAE, checkpointing every epoch; resume where an earlier run stopped.
 
     ``train_x [N, 784]``, ``val_x [M, 784]``. The model is ``vae_core.build_model(config.arch,
     …)`` built after seeding torch with ``config.seed``, or ``model`` when given (any module with
     the VAE's interface; ``auto`` then trains it with autograd unless the fast step knows its
-    structure). The checkpoint (``checkpoints`` module) is replaced atomically after every epoch,
-    so a run killed at any point resumes from its last finished epoch and reproduces the
-    uninterrupted run's numbers exactly. A checkpoint from a different config is refused.
+    structure). Every epoch is checkpointed atomically to ``checkpoints.in_progress_path``; the
+    last one is renamed to ``checkpoint`` when all ``config.epochs`` are done. A run killed at any
+    point resumes from its last finished epoch — from the in-progress file, or from a finished
+    ``checkpoint`` when more epochs are asked — and reproduces the uninterrupted run's numbers
+    exactly. A checkpoint from a different config is refused.
     ``on_epoch_end(epoch, history)`` is called after each checkpoint (e.g. to stop in tests).
     """
     from tqdm import tqdm   # a text bar: reads the same in papermill's logs and in JupyterLab
@@ -241,11 +244,13 @@ def train(config: TrainConfig, train_x: Tensor, val_x: Tensor, checkpoint: str |
     noise_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
     history = History()
     cfg = dataclasses.asdict(config)
-    if checkpoint.exists():
-        ckpt = load_checkpoint(checkpoint, device)
+    progress_file = in_progress_path(checkpoint)
+    resume_from = next((p for p in (progress_file, checkpoint) if p.exists()), None)
+    if resume_from is not None:
+        ckpt = load_checkpoint(resume_from, device)
         changed = _config_changes(ckpt["config"], config)
         if changed:
-            raise ValueError(f"checkpoint {checkpoint} was written with a different config "
+            raise ValueError(f"checkpoint {resume_from} was written with a different config "
                              f"(key: (checkpoint, now) = {changed}); delete it to train afresh")
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -273,12 +278,14 @@ def train(config: TrainConfig, train_x: Tensor, val_x: Tensor, checkpoint: str |
                        val_log_lik=val["log_lik"], val_kl=val["kl"],
                        decoder_std=float(model.decoder_std.detach()), seconds=seconds,
                        backend=backend)
-        save_checkpoint(checkpoint, model=model.state_dict(), optimizer=optimizer.state_dict(),
+        save_checkpoint(progress_file, model=model.state_dict(), optimizer=optimizer.state_dict(),
                         rng=_rng_state(perm_gen, noise_gen), history=history.as_dict(),
                         config=cfg, meta=meta)
         bar.set_postfix(train=f"{train_elbo:.1f}", val=f"{val['elbo']:.1f}",
                         s_per_epoch=f"{seconds:.1f}")
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, history)
+    if progress_file.exists():                   # every epoch done: the checkpoint is final
+        os.replace(progress_file, checkpoint)
     model.eval()
     return model, history

@@ -55,6 +55,15 @@ def seeds_of(table: Any, run: str) -> list[int]:
     return list(dict.fromkeys(table.loc[run].index.get_level_values("seed")))
 
 
+def _require(table: Any, *archs: str) -> None:
+    """A KeyError naming the architectures a claim needs that the table lacks (a study run on a
+    selection of architectures): :func:`evaluate_claims` then calls the claim unmeasured."""
+    present = set(table.index.get_level_values("arch"))
+    missing = [a for a in archs if a not in present]
+    if missing:
+        raise KeyError(", ".join(missing))
+
+
 def _judge(claim: str, evidence: str, hits: list[bool]) -> Claim:
     return Claim(claim, evidence + holds_in(hits), across_seeds(hits))
 
@@ -69,6 +78,7 @@ def _per_seed_names(names: Any) -> str:
 # --------------------------------------------------------------------------------------------
 
 def run_a_deep512_highest_elbo(table: Any) -> Claim:
+    _require(table, "deep-512")
     elbo = by_seed(table, RUN_A, "test_elbo")
     best = elbo.idxmax()
     return _judge("Run A: deep-512 has the highest test ELBO",
@@ -76,6 +86,7 @@ def run_a_deep512_highest_elbo(table: Any) -> Claim:
 
 
 def run_a_wider_is_better(table: Any) -> Claim:
+    _require(table, *ONE_HIDDEN_LAYER)
     elbo = by_seed(table, RUN_A, "test_elbo").loc[ONE_HIDDEN_LAYER]
     hits = [elbo[s].is_monotonic_increasing for s in elbo.columns]
     evidence = ", ".join(f"{a} " + "/".join(f"{v:.0f}" for v in elbo.loc[a]) for a in ONE_HIDDEN_LAYER)
@@ -84,12 +95,14 @@ def run_a_wider_is_better(table: Any) -> Claim:
 
 
 def run_a_deepest_lowest_elbo(table: Any) -> Claim:
+    _require(table, DEEPEST)
     worst = by_seed(table, RUN_A, "test_elbo").idxmin()
     return _judge("Run A: the deepest model has the lowest test ELBO",
                   f"lowest: {_per_seed_names(worst)}", list(worst == DEEPEST))
 
 
 def run_b_deep256_highest_elbo(table: Any) -> Claim:
+    _require(table, "deep-256")
     elbo = by_seed(table, RUN_B, "test_elbo")
     best = elbo.idxmax()
     return _judge("Run B: deep-256 has the highest test ELBO",
@@ -167,6 +180,7 @@ def _collapsed_evidence(table: Any, arch: str) -> str:
 
 def no_collapsed_dimensions(arch: str) -> Callable[[Any], Claim]:
     def rule(table: Any) -> Claim:
+        _require(table, arch)
         hits = _per_run(table, "collapsed", lambda col: col[arch] == 0)
         return _judge_runs(f"{arch.capitalize() if arch == 'vanilla' else arch} has no collapsed "
                       f"dimensions (both runs)", _collapsed_evidence(table, arch), hits)
@@ -175,6 +189,7 @@ def no_collapsed_dimensions(arch: str) -> Callable[[Any], Claim]:
 
 
 def deepest_most_collapsed(table: Any) -> Claim:
+    _require(table, DEEPEST)
     hits = _per_run(table, "collapsed", lambda col: col[DEEPEST] == col.max())
     evidence = ", ".join(f"{SHORT.get(r, r)}: most in "
                          + _per_seed_names(by_seed(table, r, "collapsed").idxmax())
@@ -183,6 +198,7 @@ def deepest_most_collapsed(table: Any) -> Claim:
 
 
 def run_b_deepest_mostly_collapsed(table: Any) -> Claim:
+    _require(table, DEEPEST)
     collapsed = by_seed(table, RUN_B, "collapsed").loc[DEEPEST]
     active = by_seed(table, RUN_B, "active_units").loc[DEEPEST]
     return _judge("Run B: in the deepest model most dimensions collapse (> 32 of 64)",
@@ -212,6 +228,7 @@ def batch16_breaks_the_chain(table: Any) -> Claim:
 
 
 def deepest_samples_most_digit_like(table: Any) -> Claim:
+    _require(table, DEEPEST)
     hits = _per_run(table, "frechet_distance", lambda col: col.idxmin() == DEEPEST)
     parts = []
     for r in _runs(table):
@@ -223,6 +240,7 @@ def deepest_samples_most_digit_like(table: Any) -> Claim:
 
 
 def run_b_deepest_chain_clearest(table: Any) -> Claim:
+    _require(table, DEEPEST, "vanilla")
     conf = by_seed(table, RUN_B, "chain_confidence")
     mean = conf.mean(axis=1)
     return _judge("Run B: the deepest model's chain shows digits most clearly (here: highest "
@@ -233,6 +251,7 @@ def run_b_deepest_chain_clearest(table: Any) -> Claim:
 
 
 def run_b_deepest_chain_morphs(table: Any) -> Claim:
+    _require(table, DEEPEST)
     switches = by_seed(table, RUN_B, "class_switches").loc[DEEPEST]
     return _judge("Run B: the deepest model's chain morphs between digits (here: ≥ 1 class "
                   "change per chain)",
@@ -255,6 +274,13 @@ def evaluate_claims(table: Any) -> Any:
     ``claim (seed)``, ``this run`` and ``verdict``."""
     import pandas as pd
 
-    judged = [rule(table) for rule in CLAIMS]
+    judged = []
+    for rule in CLAIMS:
+        try:
+            judged.append(rule(table))
+        except KeyError as missing:          # a run or an architecture this claim names
+            judged.append(Claim(rule.__name__.replace("_", " "),
+                                f"not measured: {missing} is not in this study's selection",
+                                UNCLEAR))
     return pd.DataFrame([(c.claim, c.evidence, c.verdict) for c in judged],
                         columns=["claim (seed)", "this run", "verdict"])

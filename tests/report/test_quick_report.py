@@ -1,19 +1,22 @@
-"""The rendered quick report (`make test-report` renders it first) holds the whole study."""
+"""A rendered report holds the whole study: the quick one (`make test-report` renders it first)
+or, with REPORT_DIR set, another rendering (CI re-renders the committed full study there)."""
 import base64
+import os
 import re
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "reports" / "quick"
+OUT = Path(os.environ.get("REPORT_DIR") or ROOT / "reports" / "quick")
 
 
 @pytest.fixture(scope="module")
 def html() -> str:
     path = OUT / "report.html"
     if not path.exists():
-        pytest.fail(f"{path} does not exist: run `make report PROFILE=quick` first")
+        pytest.fail(f"{path} does not exist: run `make report PROFILE=quick` first (or set "
+                    f"REPORT_DIR to the folder of a rendered report)")
     return path.read_text()
 
 

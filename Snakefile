@@ -1,0 +1,188 @@
+# The study's DAG: every notebook of every (run, seed, architecture) cell, the digit classifier,
+# the report and its HTML and PDF. `make report` runs it locally; `make report EXECUTOR=slurm`
+# (or `snakemake --profile profiles/slurm`) submits every job to a Slurm cluster.
+#
+#   snakemake --cores 2 --config profile=quick               # what `make report PROFILE=quick` runs
+#   snakemake -n --config profile=full runs=retrained archs="vanilla deep-512"   # a dry run
+#
+# Everything it knows about the study comes from the package: the layout of the outputs
+# (vae_report.layout), the runs' seeds and the parameter layers (params/ via
+# vae_report.workflow), the architectures (vae_core.ARCHS). Which edits rerun what: a job reruns
+# when an input is newer than its outputs — its notebook, its parameter files, or a project
+# module the notebook imports (workflow.code_of) — or when its checkpoint is missing.
+import sys
+
+sys.path.insert(0, workflow.basedir)
+
+import vae_core
+from vae_report import layout
+from vae_report import workflow as wf
+
+PROFILE = str(config.get("profile", "full"))
+RUNS = wf.words(config.get("runs", " ".join(wf.RUNS)))
+ARCHS = wf.words(config.get("archs", " ".join(vae_core.ARCHS)))
+wf.check_selection(PROFILE, RUNS, ARCHS)          # before any work: names the valid choices
+SEEDS = {run: wf.run_seeds(run, PROFILE) for run in RUNS}
+STEPS = ["02-elbo", "03-collapse", "04-samples", "05-chain"]
+JUDGED = ["04-samples", "05-chain"]               # the steps that ask the digit classifier
+PYTHON = sys.executable                           # the .venv's, which runs snakemake
+# GPU jobs: when the profile's device is cuda, training and evaluation ask the scheduler for one
+GPU = 1 if wf.profile_device(PROFILE) == "cuda" else 0
+
+# a report of a selection gathers only its cells
+SELECTION = "".join(f" -p {name} '[{', '.join(chosen)}]'"
+                    for name, chosen, every in (("runs", RUNS, list(wf.RUNS)),
+                                                ("archs", ARCHS, list(vae_core.ARCHS)))
+                    if chosen != every)
+
+rel = layout.relative
+CELL = rel(layout.cell_notebook(PROFILE, "{run}", "{seed}", "{arch}", "{step}"))
+TRAIN = rel(layout.cell_notebook(PROFILE, "{run}", "{seed}", "{arch}", "01-train"))
+CHECKPOINT = rel(layout.checkpoint_path(PROFILE, "{run}", "{seed}", "{arch}"))
+CLASSIFIER = rel(layout.classifier_notebook(PROFILE))
+REPORT = rel(layout.report_file(PROFILE))
+MNIST = rel(layout.mnist_cache())
+
+
+def each_cell(pattern, **fixed):
+    return [pattern.format(run=r, seed=s, arch=a, **fixed)
+            for r in RUNS for s in SEEDS[r] for a in ARCHS]
+
+
+def cells(step):
+    return each_cell(CELL, step=step)
+
+
+wildcard_constraints:
+    run="|".join(RUNS),
+    seed=r"\d+",
+    arch="|".join(ARCHS),
+    step="|".join(STEPS),
+
+
+localrules: all, cells, mnist, report_html, report_pdf
+
+
+rule all:
+    input:
+        rel(layout.report_file(PROFILE, ".html")),
+        rel(layout.report_file(PROFILE, ".pdf")),
+
+
+# The checkpoints and the classifier's weights are targets too: Snakemake does not rerun a job
+# for a missing intermediate file, but a missing target is always made, and the steps that read
+# it then follow.
+rule cells:
+    input:
+        CLASSIFIER, rel(layout.classifier_path(PROFILE)), each_cell(CHECKPOINT),
+        cells("01-train"), [cells(s) for s in STEPS],
+
+
+rule mnist:
+    output: MNIST
+    shell: "{PYTHON:q} -m vae_report.data --root data"
+
+
+rule classifier:
+    input:
+        nb="notebooks/00-classifier.ipynb",
+        code=wf.code_of("notebooks/00-classifier.ipynb"),
+        params=wf.parameter_files(PROFILE),
+        mnist=MNIST,
+    output:
+        nb=CLASSIFIER,
+        weights=rel(layout.classifier_path(PROFILE)),
+    params:
+        label=f"{PROFILE} classifier",
+        files=" ".join(f"-f {f}" for f in wf.parameter_files(PROFILE)),
+    threads: 1
+    resources:
+        gpu=GPU,
+        mem_mb=4000,
+        runtime=30,
+    shell:
+        "{PYTHON:q} scripts/run_notebook.py {input.nb:q} {output.nb:q} {params.files} "
+        "--label {params.label:q}"
+
+
+rule train:
+    input:
+        nb="notebooks/01-train.ipynb",
+        code=wf.code_of("notebooks/01-train.ipynb"),
+        params=lambda w: wf.parameter_files(PROFILE, w.run),
+        mnist=MNIST,
+    output:
+        nb=TRAIN,
+        checkpoint=CHECKPOINT,
+    params:
+        label=lambda w: f"{PROFILE}/{w.run}/seed-{w.seed}/{w.arch} 01-train",
+        files=lambda w: " ".join(f"-f {f}" for f in wf.parameter_files(PROFILE, w.run)),
+    # training before evaluation, so that no long training is left running alone at the end
+    priority: 10
+    threads: 1
+    resources:
+        gpu=GPU,
+        mem_mb=4000,
+        runtime=lambda w: wf.training_minutes(PROFILE, w.run),
+    shell:
+        "{PYTHON:q} scripts/run_notebook.py {input.nb:q} {output.nb:q} {params.files} "
+        "-p seed {wildcards.seed} -p arch {wildcards.arch} --label {params.label:q}"
+
+
+rule step:
+    input:
+        nb="notebooks/{step}.ipynb",
+        code=lambda w: wf.code_of(f"notebooks/{w.step}.ipynb"),
+        params=lambda w: wf.parameter_files(PROFILE, w.run),
+        trained=TRAIN,
+        checkpoint=CHECKPOINT,
+        classifier=lambda w: [CLASSIFIER] if w.step in JUDGED else [],
+    output:
+        nb=CELL,
+    params:
+        label=lambda w: f"{PROFILE}/{w.run}/seed-{w.seed}/{w.arch} {w.step}",
+        files=lambda w: " ".join(f"-f {f}" for f in wf.parameter_files(PROFILE, w.run)),
+    threads: 1
+    resources:
+        gpu=GPU,
+        mem_mb=4000,
+        runtime=20,
+    shell:
+        "{PYTHON:q} scripts/run_notebook.py {input.nb:q} {output.nb:q} {params.files} "
+        "-p seed {wildcards.seed} -p arch {wildcards.arch} --label {params.label:q}"
+
+
+rule report:
+    input:
+        nb="notebooks/report.ipynb",
+        code=wf.code_of("notebooks/report.ipynb"),
+        cells=rules.cells.input,
+    output:
+        nb=REPORT,
+    params:
+        label=f"{PROFILE} report",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    shell:
+        "{PYTHON:q} scripts/run_notebook.py {input.nb:q} {output.nb:q} -p profile {PROFILE} "
+        "{SELECTION} --label {params.label:q}"
+
+
+rule report_html:
+    input:
+        nb=REPORT,
+        renderer="scripts/render_report.sh",
+        template="notebooks/templates/report/index.html.j2",
+    output: rel(layout.report_file(PROFILE, ".html"))
+    shell: "bash scripts/render_report.sh html {input.nb:q}"
+
+
+rule report_pdf:
+    input:
+        nb=REPORT,
+        renderer="scripts/render_report.sh",
+        template="notebooks/templates/report-pdf/index.tex.j2",
+    output: rel(layout.report_file(PROFILE, ".pdf"))
+    shell: "bash scripts/setup-latex.sh && bash scripts/render_report.sh pdf {input.nb:q}"

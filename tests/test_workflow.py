@@ -1,0 +1,260 @@
+"""The Snakefile's DAG (dry runs on the real workflow and on scratch copies), the checks it makes
+before any work, and the faults a user meets: a second run in the same checkout, Ctrl-C, no MNIST,
+a path with a space."""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import vae_core
+from vae_report import layout, workflow
+from vae_report.errors import ParameterError
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+
+def _dry_run(cwd, *config, target=None):
+    args = [SNAKEMAKE, *([target] if target else []), "--dry-run", "--cores", "2", "--quiet", "host",
+            "--config", *config]          # rules not quiet: the jobs and their wildcards are listed
+    out = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
+    return out
+
+
+def _planned(text):
+    """(rule, wildcards) of every job a dry run lists."""
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule )", text):
+        m = re.match(r"(?:local)?rule (\w+):", block.strip())
+        if m:
+            w = re.search(r"wildcards: (.+)", block)
+            jobs.append((m.group(1), dict(kv.split("=") for kv in w.group(1).split(", ")) if w else {}))
+    return jobs
+
+
+def test_the_selection_is_checked_with_the_choices_named():
+    workflow.check_selection("quick", ["original"], ["vanilla"])
+    with pytest.raises(ParameterError, match=r"PROFILE='nope' is not one of full, quick"):
+        workflow.check_selection("nope", ["original"], ["vanilla"])
+    with pytest.raises(ParameterError, match=r"RUNS='B' must name some of original, retrained"):
+        workflow.check_selection("quick", ["B"], ["vanilla"])
+    with pytest.raises(ParameterError, match=r"ARCHS='deep-999' must name some of vanilla, deep-128"):
+        workflow.check_selection("quick", ["original"], ["deep-999"])
+
+
+@pytest.mark.parametrize("config, message", [
+    (["profile=nope"], "PROFILE='nope' is not one of full, quick"),
+    (["profile=quick", "runs=B"], "RUNS='B' must name some of original, retrained"),
+    (["profile=quick", "archs=deep-999"], "ARCHS='deep-999' must name some of"),
+])
+def test_a_bad_selection_stops_the_workflow_before_any_work(config, message, tmp_path):
+    before = set((ROOT / "reports").iterdir())
+    out = _dry_run(ROOT, *config)
+    assert out.returncode != 0 and message in out.stderr + out.stdout
+    assert set((ROOT / "reports").iterdir()) == before          # no empty output folder
+
+
+def test_seeds_come_from_the_run_files_as_merged():
+    assert workflow.run_seeds("retrained", "quick") == \
+        workflow.merged_parameters("quick", "retrained")["seeds"]
+    import yaml
+    for run in ("original", "retrained"):
+        assert workflow.run_seeds(run, "full") == \
+            yaml.safe_load((ROOT / "params" / "runs" / f"{run}.yaml").read_text())["seeds"]
+
+
+def test_the_dag_has_a_job_per_step_run_seed_and_architecture(tmp_path):
+    """From nothing: one training and four steps per (run, seed, arch), the seeds read from the
+    run files, one classifier, one report; a selection narrows it."""
+    root = _scratch(tmp_path)
+    out = _dry_run(root, "profile=quick")
+    assert out.returncode == 0, out.stderr
+    jobs = _planned(out.stdout)
+    expected = {(r, s, a) for r in ("original", "retrained")
+                for s in workflow.run_seeds(r, "quick") for a in vae_core.ARCHS}
+    trained = [(w["run"], int(w["seed"]), w["arch"]) for r, w in jobs if r == "train"]
+    assert sorted(trained) == sorted(expected)
+    steps = [(w["run"], int(w["seed"]), w["arch"], w["step"]) for r, w in jobs if r == "step"]
+    assert sorted(steps) == sorted((*c, s) for c in expected
+                                   for s in ("02-elbo", "03-collapse", "04-samples", "05-chain"))
+    counts = {r: sum(1 for rule, _ in jobs if rule == r) for r in
+              ("mnist", "classifier", "report", "report_html", "report_pdf")}
+    assert counts == dict.fromkeys(counts, 1)
+    narrowed = _planned(_dry_run(root, "profile=quick", "runs=retrained",
+                                 "archs=vanilla deep-512").stdout)
+    assert sorted((w["run"], w["arch"]) for r, w in narrowed if r == "train") == sorted(
+        ("retrained", a) for s in workflow.run_seeds("retrained", "quick")
+        for a in ("vanilla", "deep-512"))
+
+
+def test_code_of_follows_the_imports():
+    train = workflow.code_of("notebooks/01-train.ipynb")
+    assert {"vae_core.py", "vae_report/training.py", "vae_report/fast_step.py"} <= set(train)
+    assert "vae_report/figures.py" not in train and "vae_report/classifier.py" not in train
+    samples = workflow.code_of("notebooks/04-samples.ipynb")
+    assert {"vae_report/figures.py", "vae_report/classifier.py"} <= set(samples)
+    assert "vae_report/training.py" not in samples
+    assert "vae_report/verdicts.py" in workflow.code_of("notebooks/report.ipynb")
+
+
+# ---- scratch copies of the workflow ------------------------------------------------------------
+
+def _scratch(tmp_path, name="proj"):
+    root = tmp_path / name
+    root.mkdir(parents=True)
+    for f in ("Snakefile", "vae_core.py", "Makefile", "requirements.txt"):
+        shutil.copy(ROOT / f, root / f)
+    for d in ("vae_report", "notebooks", "params", "scripts", "profiles"):
+        shutil.copytree(ROOT / d, root / d, ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def _touch_all(paths, when=2e9):
+    for p in paths:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("{}")
+        os.utime(p, (when, when))
+
+
+def _cell_outputs(root, run="original", seed=0, arch="vanilla"):
+    cell = root / "reports" / "quick" / run / f"seed-{seed}" / arch
+    outs = [cell / f"{s}.ipynb" for s in layout.CELL_STEPS]
+    return outs + [root / "checkpoints" / "quick" / run / f"seed-{seed}" / f"{arch}.pt"]
+
+
+def test_a_missing_checkpoint_retrains_and_a_plot_edit_reruns_only_its_step(tmp_path):
+    root = _scratch(tmp_path)
+    shared = [root / "reports" / "quick" / "classifier" / "00-classifier.ipynb",
+              root / "checkpoints" / "quick" / "classifier.pt", root / "data" / "MNIST" / "tensors.pt"]
+    _touch_all(_cell_outputs(root) + shared)
+    config = ("profile=quick", "runs=original", "archs=vanilla")
+
+    def planned():
+        out = _dry_run(root, *config, target="cells")
+        assert out.returncode == 0, out.stderr
+        return sorted(w.get("step", r) for r, w in _planned(out.stdout) if r in ("train", "step"))
+
+    assert planned() == []
+    (root / "checkpoints" / "quick" / "original" / "seed-0" / "vanilla.pt").unlink()
+    assert planned() == sorted(["02-elbo", "03-collapse", "04-samples", "05-chain", "train"])
+    _touch_all(_cell_outputs(root))
+    os.utime(root / "notebooks" / "04-samples.ipynb", (3e9, 3e9))        # a plot edited
+    assert planned() == ["04-samples"]
+    _touch_all(_cell_outputs(root), when=3.5e9)
+    os.utime(root / "vae_report" / "training.py", (4e9, 4e9))             # training code edited
+    assert planned() == sorted(["02-elbo", "03-collapse", "04-samples", "05-chain", "train"])
+
+
+def _stub_runner(root, seconds):
+    """A run_notebook.py that only sleeps and writes its output: tests the workflow's behaviour,
+    not the notebooks'."""
+    (root / "scripts" / "run_notebook.py").write_text(
+        "import sys, time, pathlib\n"
+        "out = pathlib.Path(sys.argv[2]); print('start', out, flush=True)\n"
+        f"time.sleep({seconds})\n"
+        "out.parent.mkdir(parents=True, exist_ok=True); out.write_text('{}')\n"
+        "if out.parent.name == 'classifier':   # the classifier's rule also declares its weights\n"
+        "    w = pathlib.Path('checkpoints/quick/classifier.pt')\n"
+        "    w.parent.mkdir(parents=True, exist_ok=True); w.write_text('{}')\n")
+
+
+def test_a_second_run_in_the_same_checkout_is_refused_at_once(tmp_path):
+    root = _scratch(tmp_path)
+    _stub_runner(root, 8)
+    _touch_all([root / "data" / "MNIST" / "tensors.pt"], when=1e9)          # made long ago
+    args = [SNAKEMAKE, "--cores", "1", "--config", "profile=quick", "runs=original",
+            "archs=vanilla", "--", "reports/quick/classifier/00-classifier.ipynb"]
+    first = subprocess.Popen(args, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)
+    try:
+        time.sleep(4)
+        t0 = time.time()
+        second = subprocess.run(args, cwd=root, capture_output=True, text=True, timeout=60)
+        assert second.returncode != 0 and time.time() - t0 < 30
+        assert "Directory cannot be locked" in second.stdout + second.stderr
+    finally:
+        out, _ = first.communicate(timeout=120)
+    assert first.returncode == 0, out                          # the first was not disturbed
+    assert (root / "reports" / "quick" / "classifier" / "00-classifier.ipynb").exists()
+
+
+def test_no_mnist_gives_one_clear_error_before_any_cell(tmp_path):
+    root = _scratch(tmp_path)
+    env = {**os.environ, "MNIST_SOURCE": str(tmp_path / "no-such-folder")}
+    out = subprocess.run([SNAKEMAKE, "cells", "--cores", "2", "--config", "profile=quick",
+                          "runs=original", "archs=vanilla"], cwd=root, env=env, capture_output=True,
+                         text=True, timeout=300)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0
+    assert text.count("MNIST source folder") == 1 and "does not exist" in text
+    assert not (root / "reports").exists()                     # no cell started
+
+
+def test_the_default_mnist_source_survives_a_path_with_a_space(tmp_path):
+    spaced = tmp_path / "a b"
+    root = _scratch(spaced)
+    (spaced / "shared" / "mnist").mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if k != "MNIST_SOURCE"}
+    out = subprocess.run(["make", "--no-print-directory", "--eval", "show: ; @echo \"[$$MNIST_SOURCE]\"",
+                          "show"], cwd=root, env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == f"[{spaced / 'shared' / 'mnist'}]", out.stderr
+
+
+# ---- the notebook runner -----------------------------------------------------------------------
+
+def _notebook(path, *sources):
+    import nbformat
+    nb = nbformat.v4.new_notebook(metadata={"language_info": {"name": "python"}})
+    nb.cells = [nbformat.v4.new_code_cell(sources[0], metadata={"tags": ["parameters"]})]
+    nb.cells += [nbformat.v4.new_code_cell(src) for src in sources[1:]]
+    nbformat.write(nb, path)
+    return path
+
+
+def _runner(*args, **kw):
+    return subprocess.Popen([sys.executable, str(ROOT / "scripts" / "run_notebook.py"), *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def test_the_runner_merges_layers_and_names_the_output_only_when_done(tmp_path):
+    nb = _notebook(tmp_path / "in.ipynb", "x = 1\ny = 'a'", "print('x =', x, 'y =', y)")
+    (tmp_path / "a.yaml").write_text("x: 2\ny: b\n")
+    (tmp_path / "b.yaml").write_text("x: 3\n")
+    out = tmp_path / "out" / "step.ipynb"
+    p = _runner(nb, out, "-f", tmp_path / "a.yaml", "-f", tmp_path / "b.yaml", "-p", "x", "21")
+    stdout, stderr = p.communicate(timeout=120)
+    assert p.returncode == 0, stderr
+    assert "start" in stdout and "done" in stdout
+    assert "x = 21 y = b" in out.read_text()                   # -p after the files, last wins
+    assert not list(out.parent.glob(".*partial*")) and "x = 21" in (out.parent / "step.log").read_text()
+
+
+def test_a_failing_notebook_is_kept_aside_with_its_error(tmp_path):
+    nb = _notebook(tmp_path / "in.ipynb", "x = 1", "raise ValueError('bad value of x')")
+    out = tmp_path / "step.ipynb"
+    p = _runner(nb, out)
+    _, stderr = p.communicate(timeout=120)
+    assert p.returncode == 1
+    assert "FAILED" in stderr and "ValueError: bad value of x" in stderr
+    assert not out.exists() and (tmp_path / "step.failed.ipynb").exists()
+
+
+def test_ctrl_c_says_interrupted_without_a_traceback(tmp_path):
+    nb = _notebook(tmp_path / "in.ipynb", "x = 1", "import time\ntime.sleep(60)")
+    out = tmp_path / "step.ipynb"
+    p = _runner(nb, out, start_new_session=True)
+    deadline = time.time() + 60
+    while not (tmp_path / ".step.partial.ipynb").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(3)                                              # inside the sleeping cell
+    os.killpg(p.pid, signal.SIGINT)                            # what Ctrl-C sends: the group
+    _, stderr = p.communicate(timeout=60)
+    assert p.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert not out.exists() and not (tmp_path / ".step.partial.ipynb").exists()

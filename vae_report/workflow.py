@@ -1,0 +1,139 @@
+"""What the Snakefile needs to know about the study, computed in Python (no `sed` over YAML).
+
+* :func:`check_selection` refuses an unknown profile, run or architecture before any work, with
+  the valid choices named;
+* :func:`run_seeds` reads a run's ``seeds`` from its parameter files, as papermill merges them;
+* :func:`code_of` lists the project code a notebook runs — the notebook's imports of
+  ``vae_core`` and ``vae_report`` modules and, transitively, theirs — so that editing a module
+  reruns exactly the steps that import it (Snakemake's mtime trigger on declared inputs).
+"""
+from __future__ import annotations
+
+import ast
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable
+
+import vae_core
+
+from . import layout
+from .errors import ParameterError
+from .params import RUNS, read_yaml
+
+PACKAGE = "vae_report"
+
+
+def profiles() -> list[str]:
+    """The profiles of ``params/profiles/*.yaml``."""
+    return sorted(p.stem for p in (layout.PROJECT_ROOT / "params" / "profiles").glob("*.yaml"))
+
+
+def words(value: str | Iterable[str]) -> list[str]:
+    """``"a b  c"`` or ``["a", "b"]`` → a list of names (Make passes lists as one string)."""
+    return value.split() if isinstance(value, str) else [str(v) for v in value]
+
+
+def check_selection(profile: str, runs: Iterable[str], archs: Iterable[str]) -> None:
+    """A ParameterError naming every unknown profile, run or architecture and the valid ones."""
+    problems = []
+    if profile not in profiles():
+        problems.append(f"PROFILE={profile!r} is not one of {', '.join(profiles())} "
+                        f"(params/profiles/*.yaml)")
+    bad_runs = [r for r in runs if r not in RUNS]
+    if bad_runs or not list(runs):
+        problems.append(f"RUNS={' '.join(runs)!r} must name some of {', '.join(RUNS)}")
+    bad_archs = [a for a in archs if a not in vae_core.ARCHS]
+    if bad_archs or not list(archs):
+        problems.append(f"ARCHS={' '.join(archs)!r} must name some of {', '.join(vae_core.ARCHS)} "
+                        f"(vae_core.ARCHS)")
+    if problems:
+        raise ParameterError("; ".join(problems))
+
+
+def parameter_files(profile: str, run: str | None = None) -> list[str]:
+    """The YAML layers papermill merges for a cell of ``run`` (or a profile-wide notebook)."""
+    files = ["params/base.yaml"] + ([f"params/runs/{run}.yaml"] if run else [])
+    return files + [f"params/profiles/{profile}.yaml"]
+
+
+def merged_parameters(profile: str, run: str | None = None) -> dict:
+    """The parameter files of a cell of ``run`` merged as papermill merges them."""
+    merged: dict = {}
+    for name in parameter_files(profile, run):
+        merged.update(read_yaml(layout.PROJECT_ROOT / name))
+    return merged
+
+
+def run_seeds(run: str, profile: str) -> list[int]:
+    """The ``seeds`` of ``run`` after merging its parameter files (default ``[0]``)."""
+    seeds = merged_parameters(profile, run).get("seeds", [0])
+    if (not isinstance(seeds, list) or not seeds
+            or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)):
+        raise ParameterError(f"seeds of run {run!r}: must be a list of integers such as "
+                             f"[0, 1, 2] in params/runs/{run}.yaml, got {seeds!r}")
+    return seeds
+
+
+def profile_device(profile: str) -> str:
+    """The ``device`` a profile asks for (``auto``, ``cpu``, ``cuda``…): with ``cuda`` the
+    workflow asks the scheduler for a GPU per training and evaluation job."""
+    return str(merged_parameters(profile).get("device", "auto")).split(":")[0]
+
+
+def training_minutes(profile: str, run: str) -> int:
+    """A generous wall-time limit for one training job on a scheduler: the slowest model took
+    13 s an epoch on one CPU thread here (22 min for 100 epochs), so 30 s an epoch plus 10
+    minutes of start-up and evaluation."""
+    return 10 + (int(merged_parameters(profile, run).get("epochs", 100)) + 1) // 2
+
+
+def _imported(source: str) -> set[str]:
+    """Project modules (``vae_core``, ``vae_report.<m>``) that Python ``source`` imports."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:                                   # from . import x / from .x import y
+                base = f"{PACKAGE}.{node.module}" if node.module else PACKAGE
+            else:
+                base = node.module or ""
+            names = [base] + [f"{base}.{a.name}" for a in node.names]
+        else:
+            continue
+        for name in names:
+            if name == "vae_core" or name.startswith(f"{PACKAGE}."):
+                found.add(name)
+    return found
+
+
+def _module_file(name: str) -> Path | None:
+    if name == "vae_core":
+        return layout.PROJECT_ROOT / "vae_core.py"
+    path = layout.PROJECT_ROOT / PACKAGE / f"{name.split('.')[1]}.py"
+    return path if path.exists() else None         # `from vae_report import x` names modules
+
+
+@lru_cache(maxsize=None)
+def _closure(module: str) -> frozenset[str]:
+    path = _module_file(module)
+    if path is None:
+        return frozenset()
+    seen = {module}
+    for name in _imported(path.read_text()):
+        if _module_file(name) is not None and name not in seen:
+            seen |= _closure(name)
+    return frozenset(seen)
+
+
+def code_of(notebook: str | Path) -> list[str]:
+    """The project's Python files a notebook runs, relative to the project root, sorted:
+    ``vae_core.py`` and the ``vae_report`` modules it imports, with their own imports."""
+    nb = json.loads((layout.PROJECT_ROOT / notebook).read_text())
+    source = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    modules: set[str] = set()
+    for name in _imported(source):
+        modules |= _closure(name)
+    files = {_module_file(m) for m in modules} - {None}
+    return sorted(str(f.relative_to(layout.PROJECT_ROOT)) for f in files)   # type: ignore[union-attr]
