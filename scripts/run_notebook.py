@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -70,8 +71,19 @@ def _tail(path: Path, lines: int = 15) -> str:
     return "\n".join(f"  | {l}" for l in text[-lines:])
 
 
+_INTERRUPTED: list[int] = []
+
+
+def _on_interrupt(signum: int, frame: object) -> None:
+    """Remember the Ctrl-C, then raise as Python would: if a library swallows the
+    KeyboardInterrupt (one window of kernel start-up does), the run still ends as interrupted."""
+    _INTERRUPTED.append(signum)
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
+    signal.signal(signal.SIGINT, _on_interrupt)
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -92,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
                                    # a kernel starts in 2 s here, but a loaded node or CI
                                    # machine can take longer than papermill's default 60 s
                                    start_timeout=600)
+        if _INTERRUPTED:
+            raise KeyboardInterrupt
     except KeyboardInterrupt:
         partial.unlink(missing_ok=True)
         print(f"[{stamp()}] interrupted {label} after {time.time() - start:.0f} s; the next "
@@ -114,4 +128,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:                # before the notebook started (imports, set-up)
+        print(f"[{time.strftime('%H:%M:%S')}] interrupted before the notebook started",
+              file=sys.stderr)
+        sys.exit(130)

@@ -246,15 +246,18 @@ def test_a_failing_notebook_is_kept_aside_with_its_error(tmp_path):
 
 
 def test_ctrl_c_says_interrupted_without_a_traceback(tmp_path):
-    nb = _notebook(tmp_path / "in.ipynb", "x = 1", "import time\ntime.sleep(60)")
+    marker = tmp_path / "cell-started"
+    nb = _notebook(tmp_path / "in.ipynb", "x = 1",
+                   f"import pathlib, time\npathlib.Path({str(marker)!r}).touch()\ntime.sleep(120)")
     out = tmp_path / "step.ipynb"
     p = _runner(nb, out, start_new_session=True)
-    deadline = time.time() + 60
-    while not (tmp_path / ".step.partial.ipynb").exists() and time.time() < deadline:
+    deadline = time.time() + 300                               # a loaded machine starts kernels slowly
+    while not marker.exists() and time.time() < deadline:
         time.sleep(0.2)
-    time.sleep(3)                                              # inside the sleeping cell
+    assert marker.exists(), "the notebook's sleeping cell never started"
+    t0 = time.time()
     os.killpg(p.pid, signal.SIGINT)                            # what Ctrl-C sends: the group
-    _, stderr = p.communicate(timeout=60)
-    assert p.returncode == 130, stderr
+    _, stderr = p.communicate(timeout=100)
+    assert p.returncode == 130 and time.time() - t0 < 100, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert not out.exists() and not (tmp_path / ".step.partial.ipynb").exists()
