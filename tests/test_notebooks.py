@@ -98,3 +98,23 @@ def test_bad_parameters_stop_the_notebook_in_its_first_cell(tmp_path, tiny_mnist
     # executed: 1 the parameters cell, 2 papermill's injected cell, 3 the check, which stops it
     assert err.value.exec_count == 3
     assert not (tmp_path / "ckpt").exists()
+
+
+def test_the_report_renders_a_selection_of_one_run_and_one_architecture(tmp_path, tiny_mnist):
+    """`make report RUNS=original ARCHS=vanilla` gathers one cell: every figure and table must
+    cope (one row of subplots, no run B), and claims it cannot judge say so."""
+    params = {**_tiny(tmp_path, tiny_mnist), "profile": "quick", "run": "original", "seed": 0,
+              "arch": "vanilla", "seeds": [0]}
+    clf_params = {k: v for k, v in params.items()
+                  if k in ("profile", "classifier_epochs", "train_subset", "eval_subset", "fid_samples",
+                           "mnist_source", "data_dir", "reports_dir", "checkpoints_dir")}
+    _run("00-classifier", tmp_path, **clf_params)
+    for step in layout.CELL_STEPS:
+        _run(step, tmp_path, **params)
+    nb = _run("report", tmp_path, profile="quick", runs=["original"], archs=["vanilla"],
+              reports_dir=str(tmp_path / "reports"))
+    shown = "".join(str(o.get("data", {}).get(kind, "")) for c in nb.cells
+                    for o in c.get("outputs", []) for kind in ("text/html", "text/markdown"))
+    assert "Claims and verdicts" in shown
+    assert "not measured" in shown                  # e.g. the run-B claims
+    assert _warnings(nb) == []
