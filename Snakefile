@@ -92,6 +92,7 @@ rule classifier:
     output:
         nb=CLASSIFIER,
         weights=rel(layout.classifier_path(PROFILE)),
+    priority: 5
     params:
         label=f"{PROFILE} classifier",
         files=" ".join(f"-f {f}" for f in wf.parameter_files(PROFILE)),
@@ -117,8 +118,9 @@ rule train:
     params:
         label=lambda w: f"{PROFILE}/{w.run}/seed-{w.seed}/{w.arch} 01-train",
         files=lambda w: " ".join(f"-f {f}" for f in wf.parameter_files(PROFILE, w.run)),
-    # training before evaluation, so that no long training is left running alone at the end
-    priority: 10
+    # training first, the costliest first, so that no long training is left running alone at
+    # the end; then the classifier (priority 5), then the evaluation steps (0)
+    priority: lambda w: wf.training_priority(PROFILE, w.run, w.arch)
     threads: 1
     resources:
         gpu=GPU,

@@ -151,13 +151,14 @@ def test_a_missing_checkpoint_retrains_and_a_plot_edit_reruns_only_its_step(tmp_
     assert planned() == sorted(["02-elbo", "03-collapse", "04-samples", "05-chain", "train"])
 
 
-def _stub_runner(root, seconds):
-    """A run_notebook.py that only sleeps and writes its output: tests the workflow's behaviour,
-    not the notebooks'."""
+def _stub_runner(root):
+    """A run_notebook.py that announces itself (file `started`), waits for the file `release` (at
+    most 120 s) and writes its output: tests the workflow's behaviour, not the notebooks'."""
     (root / "scripts" / "run_notebook.py").write_text(
         "import sys, time, pathlib\n"
-        "out = pathlib.Path(sys.argv[2]); print('start', out, flush=True)\n"
-        f"time.sleep({seconds})\n"
+        "out = pathlib.Path(sys.argv[2]); pathlib.Path('started').touch()\n"
+        "t = time.time()\n"
+        "while not pathlib.Path('release').exists() and time.time() - t < 120: time.sleep(0.2)\n"
         "out.parent.mkdir(parents=True, exist_ok=True); out.write_text('{}')\n"
         "if out.parent.name == 'classifier':   # the classifier's rule also declares its weights\n"
         "    w = pathlib.Path('checkpoints/quick/classifier.pt')\n"
@@ -166,20 +167,23 @@ def _stub_runner(root, seconds):
 
 def test_a_second_run_in_the_same_checkout_is_refused_at_once(tmp_path):
     root = _scratch(tmp_path)
-    _stub_runner(root, 8)
+    _stub_runner(root)
     _touch_all([root / "data" / "MNIST" / "tensors.pt"], when=1e9)          # made long ago
     args = [SNAKEMAKE, "--cores", "1", "--config", "profile=quick", "runs=original",
             "archs=vanilla", "--", "reports/quick/classifier/00-classifier.ipynb"]
     first = subprocess.Popen(args, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              text=True)
     try:
-        time.sleep(4)
-        t0 = time.time()
-        second = subprocess.run(args, cwd=root, capture_output=True, text=True, timeout=60)
-        assert second.returncode != 0 and time.time() - t0 < 30
+        deadline = time.time() + 300
+        while not (root / "started").exists() and time.time() < deadline:
+            time.sleep(0.2)
+        assert (root / "started").exists(), "the first run never started its job"
+        second = subprocess.run(args, cwd=root, capture_output=True, text=True, timeout=120)
+        assert second.returncode != 0
         assert "Directory cannot be locked" in second.stdout + second.stderr
     finally:
-        out, _ = first.communicate(timeout=120)
+        (root / "release").touch()
+        out, _ = first.communicate(timeout=300)
     assert first.returncode == 0, out                          # the first was not disturbed
     assert (root / "reports" / "quick" / "classifier" / "00-classifier.ipynb").exists()
 
@@ -261,3 +265,10 @@ def test_ctrl_c_says_interrupted_without_a_traceback(tmp_path):
     assert p.returncode == 130 and time.time() - t0 < 100, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert not out.exists() and not (tmp_path / ".step.partial.ipynb").exists()
+
+
+def test_training_jobs_run_the_costliest_first():
+    order = sorted(((r, a) for r in ("original", "retrained") for a in vae_core.ARCHS),
+                   key=lambda ra: -workflow.training_priority("full", *ra))
+    assert order[0] == ("original", "deep-512-256-128") and order[-1] == ("retrained", "vanilla")
+    assert all(10 <= workflow.training_priority("full", r, a) < 20 for r, a in order)
