@@ -15,6 +15,7 @@ and touches no global RNG.
 ``checkpoints``     the checkpoint format: what is saved, loading it, rebuilding the model
 ``evaluation``      test ELBO, active units, reconstructions, decoder samples
 ``iwae``            the importance-weighted bound and its curve against K
+``discrete``        the likelihood of 8-bit pixels (bins of the decoder Gaussian), in nats ≤ 0
 ``chain``           the x → z → x Markov chain (the seed's 'limiting distribution')
 ``classifier``      the digit classifier that judges samples and chains
 ``quality``         Fréchet distance, nearest-image distance, chain mixing

@@ -22,13 +22,21 @@ from .evaluation import batches
 IWAE_DECODES_PER_BATCH = 2000
 
 
-def iwae_log_weights(model: VAE, x: Tensor, k: int, generator: torch.Generator) -> Tensor:
-    """log p(x, z_k) − log q(z_k|x) for ``k`` draws z_k ~ q(z|x) per image: ``x [B, 784] → [K, B]``."""
+def latent_draws(model: VAE, x: Tensor, k: int,
+                 generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
+    """``k`` draws z ~ q(z|x) per image and their log densities: ``z [K, B, D]``,
+    ``log p(z) [K, B]`` (the prior), ``log q(z|x) [K, B]``."""
     q = model.encode(x)
     eps = torch.randn((k, *q.mean.shape), generator=generator, device=x.device, dtype=x.dtype)
     z = q.mean + q.std * eps                                                   # [K, B, D]
     log_q = (-0.5 * eps.square() - torch.log(q.std) - 0.5 * LOG_2PI).sum(-1)   # [K, B]
     log_prior = (-0.5 * z.square() - 0.5 * LOG_2PI).sum(-1)                    # [K, B]
+    return z, log_prior, log_q
+
+
+def iwae_log_weights(model: VAE, x: Tensor, k: int, generator: torch.Generator) -> Tensor:
+    """log p(x, z_k) − log q(z_k|x) for ``k`` draws z_k ~ q(z|x) per image: ``x [B, 784] → [K, B]``."""
+    z, log_prior, log_q = latent_draws(model, x, k, generator)
     mean = model.decode(z.reshape(-1, model.latent_dim)).reshape(k, len(x), -1)
     # vae_core.gaussian_log_likelihood(x, mean, sigma) written in place on the decoder output:
     # the same sum, without three more [K·B, 784] temporaries.
