@@ -17,6 +17,7 @@ sys.path.insert(0, workflow.basedir)
 import vae_core
 from vae_report import layout
 from vae_report import workflow as wf
+from vae_report.params import parameter_files
 
 PROFILE = str(config.get("profile", "full"))
 RUNS = wf.words(config.get("runs", " ".join(wf.RUNS)))
@@ -42,6 +43,14 @@ CHECKPOINT = rel(layout.checkpoint_path(PROFILE, "{run}", "{seed}", "{arch}"))
 CLASSIFIER = rel(layout.classifier_notebook(PROFILE))
 REPORT = rel(layout.report_file(PROFILE))
 MNIST = rel(layout.mnist_cache())
+WEIGHTS = rel(layout.classifier_path(PROFILE))
+HTML = rel(layout.report_file(PROFILE, ".html"))
+PDF = rel(layout.report_file(PROFILE, ".pdf"))
+
+
+def layers(run=None):
+    """papermill's ``-f`` options for the parameter files a notebook of ``run`` merges."""
+    return " ".join(f"-f {f}" for f in parameter_files(PROFILE, run))
 
 
 def each_cell(pattern, **fixed):
@@ -64,9 +73,7 @@ localrules: all, cells, mnist, report_html, report_pdf
 
 
 rule all:
-    input:
-        rel(layout.report_file(PROFILE, ".html")),
-        rel(layout.report_file(PROFILE, ".pdf")),
+    input: HTML, PDF
 
 
 # The checkpoints and the classifier's weights are targets too: Snakemake does not rerun a job
@@ -74,7 +81,7 @@ rule all:
 # it then follow.
 rule cells:
     input:
-        CLASSIFIER, rel(layout.classifier_path(PROFILE)), each_cell(CHECKPOINT),
+        CLASSIFIER, WEIGHTS, each_cell(CHECKPOINT),
         cells("01-train"), [cells(s) for s in STEPS],
 
 
@@ -87,15 +94,15 @@ rule classifier:
     input:
         nb="notebooks/00-classifier.ipynb",
         code=wf.code_of("notebooks/00-classifier.ipynb"),
-        params=wf.parameter_files(PROFILE),
+        params=parameter_files(PROFILE),
         mnist=MNIST,
     output:
         nb=CLASSIFIER,
-        weights=rel(layout.classifier_path(PROFILE)),
+        weights=WEIGHTS,
     priority: 5
     params:
         label=f"{PROFILE} classifier",
-        files=" ".join(f"-f {f}" for f in wf.parameter_files(PROFILE)),
+        files=layers(),
     threads: 1
     resources:
         gpu=GPU,
@@ -110,14 +117,14 @@ rule train:
     input:
         nb="notebooks/01-train.ipynb",
         code=wf.code_of("notebooks/01-train.ipynb"),
-        params=lambda w: wf.parameter_files(PROFILE, w.run),
+        params=lambda w: parameter_files(PROFILE, w.run),
         mnist=MNIST,
     output:
         nb=TRAIN,
         checkpoint=CHECKPOINT,
     params:
         label=lambda w: f"{PROFILE}/{w.run}/seed-{w.seed}/{w.arch} 01-train",
-        files=lambda w: " ".join(f"-f {f}" for f in wf.parameter_files(PROFILE, w.run)),
+        files=lambda w: layers(w.run),
     # training first, the costliest first, so that no long training is left running alone at
     # the end; then the classifier (priority 5), then the evaluation steps (0)
     priority: lambda w: wf.training_priority(PROFILE, w.run, w.arch)
@@ -135,7 +142,7 @@ rule step:
     input:
         nb="notebooks/{step}.ipynb",
         code=lambda w: wf.code_of(f"notebooks/{w.step}.ipynb"),
-        params=lambda w: wf.parameter_files(PROFILE, w.run),
+        params=lambda w: parameter_files(PROFILE, w.run),
         trained=TRAIN,
         checkpoint=CHECKPOINT,
         classifier=lambda w: [CLASSIFIER] if w.step in JUDGED else [],
@@ -143,7 +150,7 @@ rule step:
         nb=CELL,
     params:
         label=lambda w: f"{PROFILE}/{w.run}/seed-{w.seed}/{w.arch} {w.step}",
-        files=lambda w: " ".join(f"-f {f}" for f in wf.parameter_files(PROFILE, w.run)),
+        files=lambda w: layers(w.run),
     threads: 1
     resources:
         gpu=GPU,
@@ -177,7 +184,7 @@ rule report_html:
         nb=REPORT,
         renderer="scripts/render_report.sh",
         template="notebooks/templates/report/index.html.j2",
-    output: rel(layout.report_file(PROFILE, ".html"))
+    output: HTML
     shell: "bash scripts/render_report.sh html {input.nb:q}"
 
 
@@ -186,5 +193,5 @@ rule report_pdf:
         nb=REPORT,
         renderer="scripts/render_report.sh",
         template="notebooks/templates/report-pdf/index.tex.j2",
-    output: rel(layout.report_file(PROFILE, ".pdf"))
+    output: PDF
     shell: "bash scripts/setup-latex.sh && bash scripts/render_report.sh pdf {input.nb:q}"

@@ -259,8 +259,17 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return yaml.safe_load(Path(path).read_text()) or {}
 
 
-def study_parameters(profile: str, run: str, params_dir: str | Path = "params") -> dict[str, Any]:
-    """The merged parameter files of one run and profile, as papermill merges them."""
-    folder = layout.project_path(params_dir)
-    return {**read_yaml(folder / "base.yaml"), **read_yaml(folder / "runs" / f"{run}.yaml"),
-            **read_yaml(folder / "profiles" / f"{profile}.yaml")}
+def parameter_files(profile: str, run: str | None = None) -> list[str]:
+    """The YAML layers papermill merges for a cell of ``run`` (or a profile-wide notebook, such
+    as the classifier's), relative to the project root, in merge order."""
+    files = ["params/base.yaml"] + ([f"params/runs/{run}.yaml"] if run else [])
+    return files + [f"params/profiles/{profile}.yaml"]
+
+
+def study_parameters(profile: str, run: str | None = None) -> dict[str, Any]:
+    """The parameter files of :func:`parameter_files` merged as papermill merges them
+    (shallowly, the last file winning)."""
+    merged: dict[str, Any] = {}
+    for name in parameter_files(profile, run):
+        merged.update(read_yaml(layout.project_path(name)))
+    return merged

@@ -49,7 +49,6 @@ def nearest_distance(x: Tensor, reference: Tensor, batch_size: int = 4096) -> Te
     the best candidate is recomputed directly in float64, and the minimum over those is exact.
     """
     x = finite_pixels(x)
-    reference = finite_pixels(reference)
     x64 = x.double()
     x_sq = x64.square().sum(1)                                           # [N]
     gamma = _unit_roundoff_bound(x.shape[1])

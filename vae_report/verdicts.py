@@ -51,10 +51,6 @@ def by_seed(table: Any, run: str, column: str) -> Any:
     return frame.loc[archs]
 
 
-def seeds_of(table: Any, run: str) -> list[int]:
-    return list(dict.fromkeys(table.loc[run].index.get_level_values("seed")))
-
-
 def _require(table: Any, *archs: str) -> None:
     """A KeyError naming the architectures a claim needs that the table lacks (a study run on a
     selection of architectures): :func:`evaluate_claims` then calls the claim unmeasured."""

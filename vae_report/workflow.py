@@ -19,7 +19,7 @@ import vae_core
 
 from . import layout
 from .errors import ParameterError
-from .params import RUNS, read_yaml
+from .params import RUNS, study_parameters
 
 PACKAGE = "vae_report"
 
@@ -51,23 +51,9 @@ def check_selection(profile: str, runs: Iterable[str], archs: Iterable[str]) -> 
         raise ParameterError("; ".join(problems))
 
 
-def parameter_files(profile: str, run: str | None = None) -> list[str]:
-    """The YAML layers papermill merges for a cell of ``run`` (or a profile-wide notebook)."""
-    files = ["params/base.yaml"] + ([f"params/runs/{run}.yaml"] if run else [])
-    return files + [f"params/profiles/{profile}.yaml"]
-
-
-def merged_parameters(profile: str, run: str | None = None) -> dict:
-    """The parameter files of a cell of ``run`` merged as papermill merges them."""
-    merged: dict = {}
-    for name in parameter_files(profile, run):
-        merged.update(read_yaml(layout.PROJECT_ROOT / name))
-    return merged
-
-
 def run_seeds(run: str, profile: str) -> list[int]:
     """The ``seeds`` of ``run`` after merging its parameter files (default ``[0]``)."""
-    seeds = merged_parameters(profile, run).get("seeds", [0])
+    seeds = study_parameters(profile, run).get("seeds", [0])
     if (not isinstance(seeds, list) or not seeds
             or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)):
         raise ParameterError(f"seeds of run {run!r}: must be a list of integers such as "
@@ -78,14 +64,14 @@ def run_seeds(run: str, profile: str) -> list[int]:
 def profile_device(profile: str) -> str:
     """The ``device`` a profile asks for (``auto``, ``cpu``, ``cuda``…): with ``cuda`` the
     workflow asks the scheduler for a GPU per training and evaluation job."""
-    return str(merged_parameters(profile).get("device", "auto")).split(":")[0]
+    return str(study_parameters(profile).get("device", "auto")).split(":")[0]
 
 
 def training_minutes(profile: str, run: str) -> int:
     """A generous wall-time limit for one training job on a scheduler: the slowest model took
     13 s an epoch on one CPU thread here (22 min for 100 epochs), so 30 s an epoch plus 10
     minutes of start-up and evaluation."""
-    return 10 + (int(merged_parameters(profile, run).get("epochs", 100)) + 1) // 2
+    return 10 + (int(study_parameters(profile, run).get("epochs", 100)) + 1) // 2
 
 
 def training_priority(profile: str, run: str, arch: str) -> float:
@@ -93,12 +79,18 @@ def training_priority(profile: str, run: str, arch: str) -> float:
     cores no long training is left running alone at the end. Cost ∝ weights per image, times
     (16 / batch)^0.35 — a batch-64 epoch of deep-512-256-128 ran 1.6× faster than a batch-16 one
     in `make bench` — times the epochs; evaluation jobs keep priority 0, the classifier 5."""
-    merged = merged_parameters(profile, run)
-    weights = sum(a * b for a, b in zip([vae_core.IMAGE_PIXELS, *vae_core.ARCHS[arch]],
-                                        [*vae_core.ARCHS[arch], 2 * 64]))
-    cost = weights * (16 / merged.get("batch_size", 16)) ** 0.35 * merged.get("epochs", 100)
-    largest = sum(a * b for a, b in zip([784, 512, 256, 128], [512, 256, 128, 128])) * 100
+    merged = study_parameters(profile, run)
+    latent = merged.get("latent_dim", 64)
+    cost = (_encoder_weights(arch, latent) * (16 / merged.get("batch_size", 16)) ** 0.35
+            * merged.get("epochs", 100))
+    largest = max(_encoder_weights(a, latent) for a in vae_core.ARCHS) * 100
     return 10 + 10 * min(cost / (largest * 4), 0.999)
+
+
+def _encoder_weights(arch: str, latent_dim: int) -> int:
+    """Weights of an architecture's encoder (the decoder mirrors it): a proxy of its cost."""
+    sizes = [vae_core.IMAGE_PIXELS, *vae_core.ARCHS[arch], 2 * latent_dim]
+    return sum(a * b for a, b in zip(sizes, sizes[1:]))
 
 
 def _imported(source: str) -> set[str]:
