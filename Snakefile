@@ -113,26 +113,56 @@ rule classifier:
         "--label {params.label:q}"
 
 
+# Training: one job per (run, architecture) trains all the run's seeds into their checkpoints —
+# side by side as one stacked model (params: stack_seeds) — the costliest first, so that no long
+# training is left running alone at the end; then the classifier (priority 5), then the
+# notebooks that read the checkpoints (0). A rule per run: its outputs are its seeds' files.
+def _training_priority(run):
+    return lambda w: wf.training_priority(PROFILE, run, w.arch)
+
+
+for _run in RUNS:
+    rule:
+        name: f"train_{_run}"
+        input:
+            script="scripts/train_seeds.py",
+            code=wf.code_of("scripts/train_seeds.py"),
+            params=parameter_files(PROFILE, _run),
+            mnist=MNIST,
+        output:
+            [CHECKPOINT.format(run=_run, seed=s, arch="{arch}") for s in SEEDS[_run]],
+        params:
+            run=_run,
+        priority: _training_priority(_run)
+        threads: 1
+        resources:
+            gpu=GPU,
+            mem_mb=4000,
+            runtime=wf.training_minutes(PROFILE, _run),
+        shell:
+            "{PYTHON:q} scripts/train_seeds.py --profile {PROFILE} --run {params.run} "
+            "--arch {wildcards.arch} --quiet"
+
+
+# 01-train per (run, seed, arch): reads the finished checkpoint, writes the learning curves and
+# history (trains alone only when run by hand without a checkpoint, e.g. in JupyterLab)
 rule train:
     input:
         nb="notebooks/01-train.ipynb",
         code=wf.code_of("notebooks/01-train.ipynb"),
         params=lambda w: parameter_files(PROFILE, w.run),
+        checkpoint=CHECKPOINT,
         mnist=MNIST,
     output:
         nb=TRAIN,
-        checkpoint=CHECKPOINT,
     params:
         label=lambda w: f"{PROFILE}/{w.run}/seed-{w.seed}/{w.arch} 01-train",
         files=lambda w: layers(w.run),
-    # training first, the costliest first, so that no long training is left running alone at
-    # the end; then the classifier (priority 5), then the evaluation steps (0)
-    priority: lambda w: wf.training_priority(PROFILE, w.run, w.arch)
     threads: 1
     resources:
         gpu=GPU,
         mem_mb=4000,
-        runtime=lambda w: wf.training_minutes(PROFILE, w.run),
+        runtime=20,
     shell:
         "{PYTHON:q} scripts/run_notebook.py {input.nb:q} {output.nb:q} {params.files} "
         "-p seed {wildcards.seed} -p arch {wildcards.arch} --label {params.label:q}"

@@ -9,9 +9,13 @@ Prints, in one run on this machine, for every architecture at batch 16 and 64:
     a .item() per step, with torch's default threads (all cores), as a user would run it;
   * the ratio of the study layout to the tutorial loop, and the fraction of the machine's
     single-thread fp32 matmul peak (measured alongside, in the same rounds) one process reaches;
+  * stacked: the study's layout since issue 12 — the 3 seeds of a run trained side by side as one
+    stacked model (vae_report.seed_stack), in one process and in two side by side, in images/s
+    per model (3 x the images of an epoch / its seconds), with its % of peak and its ratio to the
+    tutorial loop;
 then the seven-architecture epoch set per batch size and the projected wall time of the whole
 study (7 architectures x 100 epochs x every run and seed of params/runs/, with the per-epoch
-validation pass).
+validation pass), one seed at a time and stacked, against the FLOP floor.
 
     make bench              # or: .venv/bin/python scripts/bench.py --images 4800
 Timings on a shared machine are noisy (on the 2-core VM this was written on, one process's
@@ -36,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 import vae_core as vc  # noqa: E402
-from vae_report import devices, evaluation, layout, training  # noqa: E402
+from vae_report import devices, evaluation, layout, seed_stack, training  # noqa: E402
 from vae_report.data import load_mnist  # noqa: E402
 from vae_report.params import RUNS, study_parameters  # noqa: E402
 
@@ -61,9 +65,13 @@ def matmul_peak(threads: int, n: int = 1024, reps: int = 20) -> float:
 
 
 def train_flops_per_image(arch: str) -> float:
-    """Forward + backward matmul FLOPs per image: 3 x 2 x (weights of all linear layers)."""
+    """Matmul FLOPs of a training step per image: 2 x weights forward, 2 x weights for the
+    weight gradients, 2 x weights for the input gradients of every layer but the first (nothing
+    needs the gradient with respect to the image)."""
     model = vc.build_model(arch)
-    return 6.0 * sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
+    weights = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
+    first = next(m for m in model.modules() if isinstance(m, torch.nn.Linear)).weight.numel()
+    return 6.0 * weights - 2.0 * first
 
 
 REPEATS = 3   # timing rounds per (architecture, batch); the fastest of each loop counts
@@ -77,8 +85,14 @@ def ours_epoch_timer(arch: str, batch: int, x: torch.Tensor,
     model = vc.build_model(arch)
     opt = training.make_optimizer(model, 3e-4, torch.device("cpu"))
     pg, ng = torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)
-    run = lambda data: training.train_epoch(model, opt, data, batch, pg, ng, backend=backend,
-                                            check_every=10_000)
+    return _warmed_up_epoch(lambda data: training.train_epoch(
+        model, opt, data, batch, pg, ng, backend=backend, check_every=10_000), x, batch)
+
+
+def _warmed_up_epoch(run: Callable[[torch.Tensor], Any], x: torch.Tensor,
+                     batch: int) -> Callable[[], float]:
+    """``run`` (one epoch over the images it is given) warmed up on 20 batches; returns a
+    function that runs an epoch over ``x`` and returns its seconds."""
     run(x[: 20 * batch])
 
     def epoch() -> float:
@@ -86,6 +100,24 @@ def ours_epoch_timer(arch: str, batch: int, x: torch.Tensor,
         run(x)
         return time.perf_counter() - t
     return epoch
+
+
+STACK = 3   # seeds per stacked model (the study's runs train three)
+
+
+def stacked_epoch_timer(arch: str, batch: int, x: torch.Tensor) -> Callable[[], float]:
+    """``STACK`` seeds of ``arch`` trained side by side (``seed_stack.train_stack_epoch``) over
+    ``x``, warmed up; returns a function that trains one more epoch of all of them, in seconds."""
+    models, optimizers = [], []
+    for s in range(STACK):
+        torch.manual_seed(s)
+        models.append(vc.build_model(arch))
+        optimizers.append(training.make_optimizer(models[-1], 3e-4, torch.device("cpu")))
+    stack = seed_stack.SeedStack(models, optimizers)
+    pgs = [torch.Generator().manual_seed(s) for s in range(STACK)]
+    ngs = [torch.Generator().manual_seed(100 + s) for s in range(STACK)]
+    return _warmed_up_epoch(lambda data: seed_stack.train_stack_epoch(
+        stack, data, batch, pgs, ngs, list(range(STACK)), check_every=10_000), x, batch)
 
 
 def tutorial_epoch_timer(arch: str, batch: int, n: int) -> Callable[[], float]:
@@ -133,18 +165,20 @@ def _init_worker(n: int, backend: str) -> None:
     BACKEND = backend
 
 
-_TIMER: dict[tuple[str, int], Callable[[], float]] = {}   # a worker's current loop
+_TIMER: dict[tuple[str, int, bool], Callable[[], float]] = {}   # a worker's current loop
 
 
-def _worker(key: tuple[str, int]) -> tuple[int, float]:
-    """One timed epoch of the study's loop in a pool worker: (pid, seconds)."""
+def _worker(key: tuple[str, int, bool]) -> tuple[int, float]:
+    """One timed epoch of the study's loop (stacked or not) in a pool worker: (pid, seconds)."""
     if key not in _TIMER:
         _TIMER.clear()
-        _TIMER[key] = ours_epoch_timer(*key, _X, BACKEND)
+        arch, batch, stacked = key
+        _TIMER[key] = (stacked_epoch_timer(arch, batch, _X) if stacked
+                       else ours_epoch_timer(arch, batch, _X, BACKEND))
     return os.getpid(), _TIMER[key]()
 
 
-def _pair_seconds(pool: Any, key: tuple[str, int]) -> list[float]:
+def _pair_seconds(pool: Any, key: tuple[str, int, bool]) -> list[float]:
     """Seconds of one epoch in each of two processes training side by side. A round in which one
     worker happened to take both tasks (one after the other, not side by side) is run again."""
     while True:
@@ -155,13 +189,19 @@ def _pair_seconds(pool: Any, key: tuple[str, int]) -> list[float]:
 
 def measure(arch: str, batch: int, x: torch.Tensor, pool: Any, repeats: int,
             threads: int) -> dict[str, float]:
-    """Best-of-``repeats`` throughputs (images/s) of the three loops and the one-thread matmul
-    peak (GFLOP/s), in interleaved rounds so that all four see the same spells of a noisy host."""
+    """Best-of-``repeats`` throughputs (images/s; per model for the stacked loop) of the loops and
+    the one-thread matmul peak (GFLOP/s), in interleaved rounds so that all see the same spells
+    of a noisy host."""
     ours, tutorial = ours_epoch_timer(arch, batch, x, BACKEND), None
-    best = {"one": 0.0, "pair": 0.0, "tutorial": 0.0, "peak": 0.0}
+    stacked = stacked_epoch_timer(arch, batch, x)
+    best = {"one": 0.0, "pair": 0.0, "tutorial": 0.0, "peak": 0.0, "s_one": 0.0, "s_pair": 0.0}
     for _ in range(repeats):
         best["one"] = max(best["one"], len(x) / ours())
-        best["pair"] = max(best["pair"], sum(len(x) / sec for sec in _pair_seconds(pool, (arch, batch))))
+        best["pair"] = max(best["pair"], sum(len(x) / sec
+                                             for sec in _pair_seconds(pool, (arch, batch, False))))
+        best["s_one"] = max(best["s_one"], STACK * len(x) / stacked())
+        best["s_pair"] = max(best["s_pair"], sum(STACK * len(x) / sec
+                                                 for sec in _pair_seconds(pool, (arch, batch, True))))
         torch.set_num_threads(threads)
         tutorial = tutorial or tutorial_epoch_timer(arch, batch, len(x))
         best["tutorial"] = max(best["tutorial"], len(x) / tutorial())
@@ -193,9 +233,14 @@ def main() -> None:
     print(f"timed epochs of {len(x)} images (best of {args.repeats}), projected to {EPOCH_IMAGES}; "
           f"tutorial loop with {default_threads} threads; ours: the {BACKEND} backend\n")
     head = (f"{'arch':<17}{'batch':>6}{'ours 1 proc':>12}{'peak':>6}{'%peak':>7}{'ours 2 procs':>13}"
-            f"{'tutorial':>9}{'ratio':>7}{'s/epoch':>8}{'tut. s/ep':>10}")
-    print(head + "\n" + "-" * len(head) + "   (images/s; peak: 1-thread GFLOP/s alongside)")
+            f"{'tutorial':>9}{'ratio':>7}{'s/epoch':>8}{'tut. s/ep':>10}"
+            f"{'stacked 1 proc':>15}{'%peak':>7}{'stacked 2 procs':>16}{'ratio':>7}{'s/epoch':>8}")
+    print(head + "\n" + "-" * len(head) + "   (images/s, per model when stacked; peak: 1-thread "
+          "GFLOP/s alongside; s/epoch: one model's 48k-image epoch with its validation, two "
+          "processes sharing the machine)")
     study_s = {b: 0.0 for b in args.batches}
+    stacked_s = {b: 0.0 for b in args.batches}
+    auto_s = {b: 0.0 for b in args.batches}      # stack_seeds: auto, the study's default
     tut_s = {b: 0.0 for b in args.batches}
     ctx = mp.get_context("spawn")
     with ctx.Pool(2, initializer=_init_worker, initargs=(len(x), BACKEND)) as pool:
@@ -207,30 +252,40 @@ def main() -> None:
                 # two cells share the machine: each epoch costs 48k/pair of wall time, and the
                 # validation pass slows by the same factor as training does
                 epoch = EPOCH_IMAGES / pair + val_s * one / pair
+                s_epoch = EPOCH_IMAGES / m["s_pair"] + val_s * m["s_one"] / m["s_pair"]
                 tut_epoch = EPOCH_IMAGES / tut + val_s
                 study_s[b] += epoch
+                stacked_s[b] += s_epoch
+                auto_s[b] += s_epoch if seed_stack.stacking_pays(vc.build_model(arch), "cpu")[0] else epoch
                 tut_s[b] += tut_epoch
-                frac = one * train_flops_per_image(arch) / 1e9 / m["peak"]
-                print(f"{arch:<17}{b:>6}{one:>12.0f}{m['peak']:>6.0f}{100 * frac:>6.0f}%"
-                      f"{pair:>13.0f}{tut:>9.0f}{pair / tut:>6.1f}x{epoch:>8.1f}{tut_epoch:>10.1f}",
-                      flush=True)
+                flops = train_flops_per_image(arch) / 1e9 / m["peak"]
+                print(f"{arch:<17}{b:>6}{one:>12.0f}{m['peak']:>6.0f}{100 * one * flops:>6.0f}%"
+                      f"{pair:>13.0f}{tut:>9.0f}{pair / tut:>6.1f}x{epoch:>8.1f}{tut_epoch:>10.1f}"
+                      f"{m['s_one']:>15.0f}{100 * m['s_one'] * flops:>6.0f}%{m['s_pair']:>16.0f}"
+                      f"{m['s_pair'] / tut:>6.1f}x{s_epoch:>8.1f}", flush=True)
     print()
     for b in args.batches:
-        print(f"seven-architecture epoch set at batch {b}: study layout {study_s[b]:.0f} s, tutorial "
-              f"loop {tut_s[b]:.0f} s -> {tut_s[b] / study_s[b]:.1f}x the throughput")
+        print(f"seven-architecture epoch set at batch {b} (per model): study layout "
+              f"{study_s[b]:.0f} s, stacked {stacked_s[b]:.0f} s, tutorial loop {tut_s[b]:.0f} s -> "
+              f"{tut_s[b] / study_s[b]:.1f}x the tutorial's throughput, stacked "
+              f"{tut_s[b] / stacked_s[b]:.1f}x")
     runs = {r: study_parameters("full", r) for r in RUNS}
     if set(args.batches) >= {p["batch_size"] for p in runs.values()} and len(args.archs) == len(vc.ARCHS):
         # every run trains its seven models once per seed (params/runs/<run>.yaml)
-        total = 100 * sum(len(p["seeds"]) * study_s[p["batch_size"]] for p in runs.values())
-        tut_total = 100 * sum(len(p["seeds"]) * tut_s[p["batch_size"]] for p in runs.values())
+        def projected(per_set: dict[int, float]) -> float:
+            return 100 * sum(len(p["seeds"]) * per_set[p["batch_size"]] for p in runs.values())
         n_sets = sum(len(p["seeds"]) for p in runs.values())
         floor = (100 * EPOCH_IMAGES * sum(train_flops_per_image(a) for a in vc.ARCHS) * n_sets
                  / 1e9 / peak_all)
         plan = ", ".join(f"{r}: batch {p['batch_size']} x {len(p['seeds'])} seed(s)"
                          for r, p in runs.items())
-        print(f"projected training of the whole study (7 archs x 100 epochs; {plan}; two "
-              f"processes): {total / 60:.0f} min; tutorial loop: {tut_total / 60:.0f} min; compute "
-              f"floor at the {default_threads}-thread matmul peak: {floor / 60:.0f} min")
+        print(f"projected training of the whole study ({7 * n_sets} models: 7 archs x 100 epochs; "
+              f"{plan}; two processes): one seed at a time {projected(study_s) / 60:.0f} min, "
+              f"all stacked {projected(stacked_s) / 60:.0f} min, stack_seeds: auto "
+              f"{projected(auto_s) / 60:.0f} min; tutorial loop: "
+              f"{projected(tut_s) / 60:.0f} min; matmul FLOP floor at the {default_threads}-thread "
+              f"peak: {floor / 60:.0f} min")
+
 
 if __name__ == "__main__":
     main()

@@ -1,12 +1,13 @@
 """The step notebooks, run through papermill with tiny parameters on tiny idx files."""
 import json
+import shutil
 from pathlib import Path
 
 import nbformat
 import papermill as pm
 import pytest
 
-from vae_report import layout
+from vae_report import layout, workflow
 from vae_report.report import load_cell
 from vae_report.seed_reference import SEED_PARAM_COUNTS
 
@@ -111,6 +112,11 @@ def test_the_report_renders_a_selection_of_one_run_and_one_architecture(tmp_path
     _run("00-classifier", tmp_path, **clf_params)
     for step in layout.CELL_STEPS:
         _run(step, tmp_path, **params)
+    # the report gathers every seed of params/runs/original.yaml; the other seeds' cells are
+    # copies of seed 0's (this test is about the one-run, one-architecture layout, not spreads)
+    cell = layout.cell_dir("quick", "original", 0, "vanilla", tmp_path / "reports")
+    for seed in workflow.run_seeds("original", "quick")[1:]:
+        shutil.copytree(cell, layout.cell_dir("quick", "original", seed, "vanilla", tmp_path / "reports"))
     nb = _run("report", tmp_path, profile="quick", runs=["original"], archs=["vanilla"],
               reports_dir=str(tmp_path / "reports"))
     shown = "".join(str(o.get("data", {}).get(kind, "")) for c in nb.cells

@@ -80,6 +80,9 @@ def test_the_dag_has_a_job_per_step_run_seed_and_architecture(tmp_path):
                 for s in workflow.run_seeds(r, "quick") for a in vae_core.ARCHS}
     trained = [(w["run"], int(w["seed"]), w["arch"]) for r, w in jobs if r == "train"]
     assert sorted(trained) == sorted(expected)
+    # one training job per (run, architecture) trains all the run's seeds (stacked)
+    stacks = [(r.removeprefix("train_"), w["arch"]) for r, w in jobs if r.startswith("train_")]
+    assert sorted(stacks) == sorted((r, a) for r in ("original", "retrained") for a in vae_core.ARCHS)
     steps = [(w["run"], int(w["seed"]), w["arch"], w["step"]) for r, w in jobs if r == "step"]
     assert sorted(steps) == sorted((*c, s) for c in expected
                                    for s in ("02-elbo", "03-collapse", "04-samples", "05-chain"))
@@ -132,23 +135,31 @@ def test_a_missing_checkpoint_retrains_and_a_plot_edit_reruns_only_its_step(tmp_
     root = _scratch(tmp_path)
     shared = [root / "reports" / "quick" / "classifier" / "00-classifier.ipynb",
               root / "checkpoints" / "quick" / "classifier.pt", root / "data" / "MNIST" / "tensors.pt"]
-    _touch_all(_cell_outputs(root) + shared)
+    seeds = workflow.run_seeds("original", "quick")
+    cells = [p for s in seeds for p in _cell_outputs(root, seed=s)]
+    _touch_all(cells + shared)
     config = ("profile=quick", "runs=original", "archs=vanilla")
 
     def planned():
         out = _dry_run(root, *config, target="cells")
         assert out.returncode == 0, out.stderr
-        return sorted(w.get("step", r) for r, w in _planned(out.stdout) if r in ("train", "step"))
+        return sorted((r, int(w.get("seed", -1)), w.get("step", "")) for r, w in _planned(out.stdout)
+                      if r.startswith("train") or r == "step")
+
+    def retrained():   # the run's training job (all its seeds together), then every seed's notebooks
+        return sorted([("train_original", -1, "")] + [
+            (r, s, step) for s in seeds for r, step in
+            [("train", "")] + [("step", st) for st in ("02-elbo", "03-collapse", "04-samples", "05-chain")]])
 
     assert planned() == []
     (root / "checkpoints" / "quick" / "original" / "seed-0" / "vanilla.pt").unlink()
-    assert planned() == sorted(["02-elbo", "03-collapse", "04-samples", "05-chain", "train"])
-    _touch_all(_cell_outputs(root))
+    assert planned() == retrained()
+    _touch_all(cells)
     os.utime(root / "notebooks" / "04-samples.ipynb", (3e9, 3e9))        # a plot edited
-    assert planned() == ["04-samples"]
-    _touch_all(_cell_outputs(root), when=3.5e9)
+    assert planned() == [("step", s, "04-samples") for s in seeds]
+    _touch_all(cells, when=3.5e9)
     os.utime(root / "vae_report" / "training.py", (4e9, 4e9))             # training code edited
-    assert planned() == sorted(["02-elbo", "03-collapse", "04-samples", "05-chain", "train"])
+    assert planned() == retrained()
 
 
 def _stub_runner(root):

@@ -11,7 +11,8 @@ and touches no global RNG.
 ``data``            MNIST: idx checks, offline sources, the tensor cache, the train/val split
 ``devices``         device choice, threads, subnormal flushing
 ``fast_step``       the hand-written ELBO gradient and the direct fused-Adam call (a backend)
-``training``        the trainer: config, history, backends, resume, NaN checks
+``seed_stack``      a run's seeds of one architecture trained side by side as one stacked model
+``training``        the trainer: config, history, backends, resume, NaN checks, seeds together
 ``checkpoints``     the checkpoint format: what is saved, loading it, rebuilding the model
 ``evaluation``      test ELBO, active units, reconstructions, decoder samples
 ``iwae``            the importance-weighted bound and its curve against K

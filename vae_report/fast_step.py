@@ -71,7 +71,7 @@ def unsupported_reason(model: nn.Module) -> str | None:
             return f"model.{name} is a {type(getattr(model, name)).__name__}, not an nn.Linear"
     if model.encoder_head.out_features != 2 * model.latent_dim:
         return "model.encoder_head does not give 2 × latent_dim outputs (mean and raw std)"
-    linears = _linears(model.encoder, model.encoder_head) + _linears(model.decoder, model.decoder_head)
+    linears = linear_layers(model.encoder, model.encoder_head) + linear_layers(model.decoder, model.decoder_head)
     if any(lin.bias is None for lin in linears):
         return "a Linear layer has no bias"
     known = {id(p) for lin in linears for p in (lin.weight, lin.bias)} | {id(model.decoder_raw_std)}
@@ -244,32 +244,61 @@ def forget_checks() -> None:
 # The hand-written gradient
 # --------------------------------------------------------------------------------------------
 
-def _linears(stack: nn.Sequential, head: nn.Linear) -> list[nn.Linear]:
+@dataclass(frozen=True)
+class Layer:
+    """One linear layer as the hand-written gradient sees it: the weight ``[out, in]`` and bias
+    ``[out]`` and the buffers their gradients are written into — or, for S models trained
+    side by side (``seed_stack``), ``[S, out, in]`` and ``[S, out]``."""
+
+    weight: Tensor
+    bias: Tensor
+    weight_grad: Tensor
+    bias_grad: Tensor
+
+
+def linear_layers(stack: nn.Sequential, head: nn.Linear) -> list[nn.Linear]:
+    """The Linear layers of an encoder or decoder stack, its head last."""
     return [m for m in stack if isinstance(m, nn.Linear)] + [head]
 
 
-def _mlp_forward(layers: Sequence[nn.Linear], x: Tensor) -> tuple[list[Tensor], Tensor]:
-    """ReLU MLP forward. Returns each layer's input (``[B, n_in]``; ReLU outputs after the first)
-    and the last layer's output (no activation)."""
+def model_layers(model: VAE) -> tuple[list[Layer], list[Layer]]:
+    """The encoder's and the decoder's layers of ``model`` (heads last), with their ``.grad``
+    buffers (call :func:`allocate_grads` first)."""
+    def layers(stack: nn.Sequential, head: nn.Linear) -> list[Layer]:
+        return [Layer(lin.weight, lin.bias, lin.weight.grad, lin.bias.grad)   # type: ignore[arg-type]
+                for lin in linear_layers(stack, head)]
+    return layers(model.encoder, model.encoder_head), layers(model.decoder, model.decoder_head)
+
+
+def _affine(layer: Layer, h: Tensor) -> Tensor:
+    """``h @ W^T + b`` for ``h [B, in]``, or batched per model for ``h [S, B, in]``."""
+    if layer.weight.dim() == 2:
+        return torch.addmm(layer.bias, h, layer.weight.t())
+    return torch.baddbmm(layer.bias.unsqueeze(1), h, layer.weight.transpose(1, 2))
+
+
+def _mlp_forward(layers: Sequence[Layer], x: Tensor) -> tuple[list[Tensor], Tensor]:
+    """ReLU MLP forward. Returns each layer's input (``[..., B, n_in]``; ReLU outputs after the
+    first) and the last layer's output (no activation)."""
     inputs = [x]
     h = x
-    for lin in layers[:-1]:
-        h = torch.addmm(lin.bias, h, lin.weight.t()).relu_()
+    for layer in layers[:-1]:
+        h = _affine(layer, h).relu_()
         inputs.append(h)
-    return inputs, torch.addmm(layers[-1].bias, h, layers[-1].weight.t())
+    return inputs, _affine(layers[-1], h)
 
 
-def _mlp_backward(layers: Sequence[nn.Linear], inputs: Sequence[Tensor], grad_out: Tensor,
+def _mlp_backward(layers: Sequence[Layer], inputs: Sequence[Tensor], grad_out: Tensor,
                   input_grad: bool, relu_backward: Callable[[Tensor, Tensor], Tensor]) -> Tensor | None:
-    """Backward of :func:`_mlp_forward`: writes every weight's and bias's ``.grad`` and returns the
-    gradient with respect to the MLP's input when ``input_grad``."""
+    """Backward of :func:`_mlp_forward`: writes every weight's and bias's gradient buffer and
+    returns the gradient with respect to the MLP's input when ``input_grad``."""
     g = grad_out
     for i in range(len(layers) - 1, -1, -1):
-        lin = layers[i]
-        torch.mm(g.t(), inputs[i], out=lin.weight.grad)
-        torch.sum(g, 0, out=lin.bias.grad)
+        layer = layers[i]
+        torch.matmul(g.transpose(-1, -2), inputs[i], out=layer.weight_grad)   # mm, or bmm per model
+        torch.sum(g, -2, out=layer.bias_grad)
         if i > 0 or input_grad:
-            g = g.mm(lin.weight)
+            g = torch.matmul(g, layer.weight)
             if i > 0:   # through the ReLU whose output was this layer's input
                 g = relu_backward(g, inputs[i])
     return g if input_grad else None
@@ -290,41 +319,56 @@ def elbo_step(model: VAE, x: Tensor, generator: torch.Generator | None = None,
     The gradient goes into each parameter's ``.grad`` (overwritten, not accumulated; call
     :func:`allocate_grads` once first). Returns the per-image ELBO ``[B]`` (nats). The noise is
     drawn exactly as in ``vae_core.elbo_terms``, so both give the same numbers for the same
-    generator. The log-likelihood and KL are ``vae_core``'s, written in place and fused with
-    their derivatives; ``ops`` defaults to :func:`checked_ops` for ``x``'s device.
+    generator. ``ops`` defaults to :func:`checked_ops` for ``x``'s device.
     """
-    ops = ops or checked_ops(x.device)
-    batch, latent = x.shape[0], model.latent_dim
-    pixels = x.shape[1]
-    enc = _linears(model.encoder, model.encoder_head)
-    dec = _linears(model.decoder, model.decoder_head)
-    # forward
-    enc_inputs, head = _mlp_forward(enc, x)                       # head [B, 2D]
-    mu, raw_std = head[:, :latent], head[:, latent:]
-    std = positive_std(raw_std, ENCODER_STD_FLOOR)                # [B, D]
-    eps = torch.randn(mu.shape, generator=generator, device=x.device, dtype=x.dtype)
-    z = torch.addcmul(mu, std, eps)
-    dec_inputs, logits = _mlp_forward(dec, z)
-    mean = torch.sigmoid(logits)                                  # [B, 784]
+    eps = torch.randn((x.shape[0], model.latent_dim), generator=generator, device=x.device,
+                      dtype=x.dtype)
+    encoder, decoder = model_layers(model)
     rho = model.decoder_raw_std
+    return elbo_and_gradient(encoder, decoder, rho, rho.grad, x, eps,   # type: ignore[arg-type]
+                             ops or checked_ops(x.device))
+
+
+@torch.no_grad()
+def elbo_and_gradient(encoder: Sequence[Layer], decoder: Sequence[Layer], raw_std: Tensor,
+                      raw_std_grad: Tensor, x: Tensor, eps: Tensor, ops: FastOps) -> Tensor:
+    """The one body of the hand-written step, for one model or S stacked ones.
+
+    One model: ``x [B, 784]``, ``eps [B, D]``, ``raw_std`` the scalar decoder σ's raw parameter.
+    S models: ``x [S, B, 784]``, ``eps [S, B, D]``, layers ``[S, …]``, ``raw_std [S]``; each
+    model sees only its own slice, so model s gets the numbers it would get alone. Writes the
+    gradient of ``-mean over B of the ELBO`` (per model) into the gradient buffers and returns
+    the ELBO ``[B]`` or ``[S, B]``. The log-likelihood and KL are ``vae_core``'s, written in place
+    and fused with their derivatives (tests compare them with autograd on ``elbo_terms``).
+    """
+    batch, pixels = x.shape[-2], x.shape[-1]
+    latent = eps.shape[-1]
+    # forward
+    enc_inputs, head = _mlp_forward(encoder, x)                   # head [..., B, 2D]
+    mu, raw = head[..., :latent], head[..., latent:]
+    std = positive_std(raw, ENCODER_STD_FLOOR)                    # [..., B, D]
+    z = torch.addcmul(mu, std, eps)
+    dec_inputs, logits = _mlp_forward(decoder, z)
+    mean = torch.sigmoid(logits)                                  # [..., B, 784]
+    rho = raw_std[..., None]                                      # [1] or [S, 1]: per model
     sigma = positive_std(rho, DECODER_STD_FLOOR)
     inv_var = sigma.square().reciprocal()
     diff = mean - x
-    sq = diff.square().sum(1)                                     # [B]
+    sq = diff.square().sum(-1)                                    # [..., B]
     # vae_core.gaussian_log_likelihood and kl_to_standard_normal, summed per image
     log_lik = sq.mul(-0.5 * inv_var) - (pixels * torch.log(sigma) + 0.5 * pixels * LOG_2PI)
     log_std = torch.log(std)
-    kl = (std.square() + mu.square()).sum(1).sub_(latent).mul_(0.5) - log_std.sum(1)
+    kl = (std.square() + mu.square()).sum(-1).sub_(latent).mul_(0.5) - log_std.sum(-1)
     # backward of -mean(log_lik - kl)
-    grad_logits = ops.sigmoid_backward(diff.mul_(inv_var / batch), mean)
-    grad_z = _mlp_backward(dec, dec_inputs, grad_logits, True, ops.relu_backward)
-    grad_sigma = (pixels - sq.mean() * inv_var) / sigma           # d/dsigma of -mean(log_lik)
-    rho.grad.copy_(grad_sigma * torch.sigmoid(rho))               # softplus' = sigmoid
+    grad_logits = ops.sigmoid_backward(diff.mul_((inv_var / batch)[..., None]), mean)
+    grad_z = _mlp_backward(decoder, dec_inputs, grad_logits, True, ops.relu_backward)
+    grad_sigma = (pixels - sq.mean(-1, keepdim=True) * inv_var) / sigma   # d/dsigma, -mean(log_lik)
+    raw_std_grad.copy_((grad_sigma * torch.sigmoid(rho)).reshape(raw_std.shape))  # softplus' = sigmoid
     grad_head = torch.empty_like(head)
-    torch.add(grad_z, mu, alpha=1.0 / batch, out=grad_head[:, :latent])      # + d KL/d mu
+    torch.add(grad_z, mu, alpha=1.0 / batch, out=grad_head[..., :latent])      # + d KL/d mu
     grad_std = torch.addcmul((std - std.reciprocal()).div_(batch), grad_z, eps)  # + d KL/d std
-    torch.mul(grad_std, torch.sigmoid(raw_std), out=grad_head[:, latent:])
-    _mlp_backward(enc, enc_inputs, grad_head, False, ops.relu_backward)
+    torch.mul(grad_std, torch.sigmoid(raw), out=grad_head[..., latent:])
+    _mlp_backward(encoder, enc_inputs, grad_head, False, ops.relu_backward)
     return log_lik - kl
 
 

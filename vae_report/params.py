@@ -55,6 +55,7 @@ class StudyParams:
     backend: str = "auto"            # training step: "auto", "fast" or "autograd"
     seed: int = 0                    # training seed (weights, batches, noise) of this cell
     seeds: list[int] = field(default_factory=lambda: [0])  # the run's seeds: a cell per seed
+    stack_seeds: bool | str = "auto"  # a run's seeds of one arch as one stacked model: auto/true/false
     split_seed: int = 0              # train/validation split
     train_subset: int = 2000         # use the first N training images; 0 = all 48k
     eval_subset: int = 1000          # use the first N validation/test images; 0 = all
@@ -88,6 +89,8 @@ class StudyParams:
                                      f"digits, '-', '_' or '.' only")
         if self.init not in vae_core.INITS:
             raise ParameterError(f"init: must be 'default' or 'kaiming', got {self.init!r}")
+        if self.stack_seeds not in (True, False, "auto"):
+            raise ParameterError(f"stack_seeds: must be auto, true or false, got {self.stack_seeds!r}")
         if self.backend not in BACKENDS:
             raise ParameterError(f"backend: must be one of {', '.join(BACKENDS)}, "
                                  f"got {self.backend!r}")

@@ -3,7 +3,7 @@ the one table (run × seed × architecture) the verdicts are computed from."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import vae_core
@@ -58,6 +58,7 @@ class Study:
     params: dict[str, dict[str, Any]]
     cells: dict[tuple[str, int, str], dict[str, Any]]
     classifier: dict[str, Any]
+    notes: list[str] = field(default_factory=list)   # where the cells and the files disagree
 
     def first(self, run: str, arch: str) -> dict[str, Any]:
         """The cell of ``run``'s first seed (the one the figures show)."""
@@ -84,14 +85,42 @@ class Study:
         return metrics_table(self.cells)
 
 
+#: Parameters that differ from cell to cell of one run, not properties of the run.
+_PER_CELL = ("arch", "seed", "reports_dir", "checkpoints_dir", "data_dir", "mnist_source")
+
+
+def _run_parameters(profile: str, run: str, arch: str, reports_dir: str) -> tuple[dict[str, Any], str | None]:
+    """The parameters ``run``'s cells were executed with — the parameter files as they are now,
+    overlaid with what its first cell's ``01-train.json`` recorded — and a note when the two
+    disagree on the seeds (cells rendered before the files changed: the report shows the cells)."""
+    files = study_parameters(profile, run)
+    seeds = list(files.get("seeds", [0]))
+    first = layout.cell_dir(profile, run, seeds[0], arch, reports_dir) / "01-train.json"
+    if not first.exists():
+        return files, None
+    recorded = json.loads(first.read_text()).get("provenance", {}).get("params", {})
+    merged = {**files, **{k: v for k, v in recorded.items() if k not in _PER_CELL}}
+    if list(merged.get("seeds", [0])) == seeds:
+        return merged, None
+    return merged, (f"run {run!r}: its cells were executed with seeds {merged['seeds']}, while "
+                    f"params/runs/{run}.yaml now lists {seeds}; this report shows the cells as "
+                    f"they were run (`make report PROFILE={profile}` brings them up to date)")
+
+
 def load_study(profile: str, reports_dir: str = "reports", runs: list[str] | None = None,
                archs: list[str] | None = None) -> Study:
-    """All cells of ``profile`` for ``runs`` (default: those of :data:`params.RUNS`), the seeds
-    their parameter files list and ``archs`` (default ``vae_core.ARCHS``), plus the classifier's
-    metrics."""
+    """All cells of ``profile`` for ``runs`` (default: those of :data:`params.RUNS`), each run's
+    seeds and ``archs`` (default ``vae_core.ARCHS``), plus the classifier's metrics.
+
+    A run's parameters and seeds are those its cells were executed with (their provenance),
+    which equal its parameter files' after ``make report``; when the files have changed since,
+    ``Study.notes`` says so."""
     runs = [r for r in RUNS if r in runs] if runs else list(RUNS)
     archs = [a for a in vae_core.ARCHS if a in archs] if archs else list(vae_core.ARCHS)
-    params = {r: study_parameters(profile, r) for r in runs}
+    params, notes = {}, []
+    for r in runs:
+        params[r], note = _run_parameters(profile, r, archs[0], reports_dir)
+        notes += [note] if note else []
     seeds = {r: list(params[r].get("seeds", [0])) for r in runs}
     cells = {(r, s, a): load_cell(profile, r, a, reports_dir, seed=s)
              for r in runs for s in seeds[r] for a in archs}
@@ -99,7 +128,7 @@ def load_study(profile: str, reports_dir: str = "reports", runs: list[str] | Non
     if not clf.exists():
         raise FileNotFoundError(f"{clf} does not exist; run `make report PROFILE={profile}` first")
     return Study(profile=profile, runs=runs, archs=archs, seeds=seeds, params=params, cells=cells,
-                 classifier=json.loads(clf.read_text()))
+                 classifier=json.loads(clf.read_text()), notes=notes)
 
 
 def _final_gap(history: Any) -> float:

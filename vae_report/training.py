@@ -23,7 +23,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -34,6 +34,7 @@ from . import fast_step
 from .checkpoints import in_progress_path, load_checkpoint, save_checkpoint
 from .devices import flush_denormals
 from .errors import NonFiniteLossError
+from .seed_stack import SeedStack, stack_problem, stacking_pays, train_stack_epoch
 from .evaluation import evaluate_elbo
 
 
@@ -66,8 +67,9 @@ class TrainConfig:
 
 @dataclass
 class History:
-    """Per-epoch learning curves (ELBO in nats per image, higher is better) and the backend
-    that trained each epoch."""
+    """Per-epoch learning curves (ELBO in nats per image, higher is better), the seconds each
+    epoch's training took (for a seed trained in a stack of S: 1/S of the stack's epoch) and the
+    backend that trained it."""
 
     epoch: list[int] = field(default_factory=list)
     train_elbo: list[float] = field(default_factory=list)
@@ -155,7 +157,7 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, b
     n = len(x)
     perm = torch.randperm(n, generator=perm_gen).to(x.device)
     n_steps = math.ceil(n / batch_size)
-    elbo_sums = torch.zeros(n_steps, device=x.device)
+    elbo_sums = torch.zeros(n_steps, device=x.device, dtype=x.dtype)
     if backend == "fast":
         ops = fast_step.checked_ops(x.device)
         fast_step.allocate_grads(model)
@@ -181,9 +183,9 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, b
 # The whole run
 # --------------------------------------------------------------------------------------------
 
-def _rng_state(perm_gen: torch.Generator, noise_gen: torch.Generator) -> dict[str, Tensor]:
-    return {"perm": perm_gen.get_state(), "noise": noise_gen.get_state(),
-            "torch": torch.get_rng_state()}
+def _rng_state(perm_gen: torch.Generator, noise_gen: torch.Generator,
+               torch_state: Tensor) -> dict[str, Tensor]:
+    return {"perm": perm_gen.get_state(), "noise": noise_gen.get_state(), "torch": torch_state}
 
 
 def _set_rng_state(state: Mapping[str, Tensor], perm_gen: torch.Generator,
@@ -213,6 +215,113 @@ def _kept_checkpoint_note(checkpoint: Path, history: History) -> str:
     return "no checkpoint was written (no epoch finished)"
 
 
+@dataclass
+class _Run:
+    """One model's training in progress: everything its checkpoint holds, and where it goes."""
+
+    config: TrainConfig
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    perm_gen: torch.Generator
+    noise_gen: torch.Generator
+    history: History
+    checkpoint: Path
+    backend: str
+    meta: dict[str, Any]
+    # the global torch RNG as this run left it (after building the model): saved as the
+    # checkpoint's, so that seeds built one after another save what each would save alone
+    torch_rng: Tensor
+
+    @property
+    def epochs_done(self) -> int:
+        return len(self.history.epoch)
+
+    @property
+    def finished(self) -> bool:
+        return self.epochs_done >= self.config.epochs
+
+
+def _start(config: TrainConfig, checkpoint: str | os.PathLike, device: torch.device,
+           meta: Mapping[str, Any] | None, model: nn.Module | None = None) -> _Run:
+    """Build (or take) the model with ``config.seed``, its optimizer and generators, and load the
+    run's last checkpoint when there is one (refused when written with another config)."""
+    checkpoint = Path(checkpoint)
+    torch.manual_seed(config.seed)
+    if model is None:
+        model = vae_core.build_model(config.arch, config.latent_dim, config.init)
+    model = model.to(device)
+    backend, reason = resolve_backend(model, config.backend)
+    optimizer = make_optimizer(model, config.lr, device)
+    perm_gen = torch.Generator().manual_seed(config.seed)
+    noise_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
+    history = History()
+    resume_from = next((p for p in (in_progress_path(checkpoint), checkpoint) if p.exists()), None)
+    if resume_from is not None:
+        ckpt = load_checkpoint(resume_from, device)
+        changed = _config_changes(ckpt["config"], config)
+        if changed:
+            raise ValueError(f"checkpoint {resume_from} was written with a different config "
+                             f"(key: (checkpoint, now) = {changed}); delete it to train afresh")
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        _set_rng_state(ckpt["rng"], perm_gen, noise_gen)
+        history = History.from_dict(ckpt["history"])
+    ran = {"requested": config.backend, "used": backend, "auto_reason": reason,
+           "fast_ops": fast_step.checked_ops(device).description if backend == "fast" else None}
+    meta = {**json.loads(json.dumps(meta or {})), "training_backend": ran}
+    return _Run(config, model, optimizer, perm_gen, noise_gen, history, checkpoint, backend, meta,
+                torch.get_rng_state())
+
+
+def _end_epoch(run: _Run, train_elbo: float, seconds: float, val_x: Tensor, backend: str,
+               model_state: Mapping[str, Tensor] | None = None,
+               optimizer_state: Mapping[str, Any] | None = None) -> dict[str, float]:
+    """Validate, extend the history and checkpoint the epoch atomically (to the in-progress
+    file); returns the validation numbers."""
+    val = evaluate_elbo(run.model, val_x, run.config.eval_batch_size, seed=run.config.eval_seed)
+    run.history.append(epoch=run.epochs_done + 1, train_elbo=train_elbo, val_elbo=val["elbo"],
+                       val_log_lik=val["log_lik"], val_kl=val["kl"],
+                       decoder_std=float(run.model.decoder_std.detach()), seconds=seconds,
+                       backend=backend)
+    save_checkpoint(in_progress_path(run.checkpoint),
+                    model=model_state if model_state is not None else run.model.state_dict(),
+                    optimizer=(optimizer_state if optimizer_state is not None
+                               else run.optimizer.state_dict()),
+                    rng=_rng_state(run.perm_gen, run.noise_gen, run.torch_rng), history=run.history.as_dict(),
+                    config=dataclasses.asdict(run.config), meta=run.meta)
+    return val
+
+
+def _finish(run: _Run) -> None:
+    """Every epoch done: the in-progress checkpoint takes the final name."""
+    progress_file = in_progress_path(run.checkpoint)
+    if run.finished and progress_file.exists():
+        os.replace(progress_file, run.checkpoint)
+    run.model.eval()
+
+
+def _train_alone(run: _Run, x: Tensor, xv: Tensor, until: int, bar: Any = None,
+                 on_epoch_end: Callable[[int, History], None] | None = None) -> None:
+    """Train ``run`` by itself up to epoch ``until``, checkpointing every epoch."""
+    while run.epochs_done < until:
+        epoch = run.epochs_done + 1
+        t0 = time.perf_counter()
+        try:
+            train_elbo = train_epoch(run.model, run.optimizer, x, run.config.batch_size,
+                                     run.perm_gen, run.noise_gen, backend=run.backend,
+                                     epoch=epoch, check_every=run.config.check_every)
+        except NonFiniteLossError as exc:
+            raise NonFiniteLossError(f"{exc} {_kept_checkpoint_note(run.checkpoint, run.history)}.") from None
+        seconds = time.perf_counter() - t0
+        val = _end_epoch(run, train_elbo, seconds, xv, run.backend)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(train=f"{train_elbo:.1f}", val=f"{val['elbo']:.1f}",
+                            s_per_epoch=f"{seconds:.1f}")
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, run.history)
+
+
 def train(config: TrainConfig, train_x: Tensor, val_x: Tensor, checkpoint: str | os.PathLike,
           device: torch.device | str = "cpu", meta: Mapping[str, Any] | None = None,
           progress: bool = True, on_epoch_end: Callable[[int, History], None] | None = None,
@@ -232,60 +341,106 @@ def train(config: TrainConfig, train_x: Tensor, val_x: Tensor, checkpoint: str |
     from tqdm import tqdm   # a text bar: reads the same in papermill's logs and in JupyterLab
 
     device = torch.device(device)
-    checkpoint = Path(checkpoint)
     flush_denormals()
-    torch.manual_seed(config.seed)
-    if model is None:
-        model = vae_core.build_model(config.arch, config.latent_dim, config.init)
-    model = model.to(device)
-    backend, reason = resolve_backend(model, config.backend)
-    optimizer = make_optimizer(model, config.lr, device)
-    perm_gen = torch.Generator().manual_seed(config.seed)
-    noise_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
-    history = History()
-    cfg = dataclasses.asdict(config)
-    progress_file = in_progress_path(checkpoint)
-    resume_from = next((p for p in (progress_file, checkpoint) if p.exists()), None)
-    if resume_from is not None:
-        ckpt = load_checkpoint(resume_from, device)
-        changed = _config_changes(ckpt["config"], config)
-        if changed:
-            raise ValueError(f"checkpoint {resume_from} was written with a different config "
-                             f"(key: (checkpoint, now) = {changed}); delete it to train afresh")
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        _set_rng_state(ckpt["rng"], perm_gen, noise_gen)
-        history = History.from_dict(ckpt["history"])
-    ran = {"requested": config.backend, "used": backend, "auto_reason": reason,
-           "fast_ops": fast_step.checked_ops(device).description if backend == "fast" else None}
-    meta = {**json.loads(json.dumps(meta or {})), "training_backend": ran}
-    x = train_x.to(device)
-    xv = val_x.to(device)
-    start = len(history.epoch)
-    bar = tqdm(range(start, config.epochs), initial=start, total=config.epochs,
-               desc=config.arch, unit="epoch", disable=not progress)
-    for epoch in bar:
+    run = _start(config, checkpoint, device, meta, model)
+    bar = tqdm(total=config.epochs, initial=run.epochs_done, desc=config.arch, unit="epoch",
+               disable=not progress)
+    _train_alone(run, train_x.to(device), val_x.to(device), config.epochs, bar, on_epoch_end)
+    bar.close()
+    _finish(run)
+    return run.model, run.history
+
+
+STACKED = "fast-stacked"   #: the backend a seed trained in a :class:`seed_stack.SeedStack` records
+
+
+def train_seeds(config: TrainConfig, seeds: Sequence[int], train_x: Tensor, val_x: Tensor,
+                checkpoints: Mapping[int, str | os.PathLike], device: torch.device | str = "cpu",
+                meta: Mapping[int, Mapping[str, Any]] | None = None, stack: bool | str = "auto",
+                progress: bool = True,
+                on_epoch_end: Callable[[int, Mapping[int, History]], None] | None = None,
+                ) -> dict[int, History]:
+    """Train ``config`` once per seed — the models of one (run, architecture) — as one stacked
+    model (:mod:`seed_stack`) when the fast step trains them and ``stack`` is ``True``, or
+    ``"auto"`` and :func:`seed_stack.stacking_pays` says so for the model and device; else one
+    after another.
+
+    Seed s is trained with ``dataclasses.replace(config, seed=s)`` into ``checkpoints[s]``, and
+    gets the numbers, history and checkpoint it would get from :func:`train` alone (up to the
+    rounding of batched GEMMs; tests bound it). Each seed resumes from its own last checkpoint;
+    a seed behind the others (a run killed between two seeds' checkpoints) first catches up
+    alone. A non-finite loss stops everything with an error naming the seed, epoch and step;
+    every seed keeps its last good epoch's checkpoint. Returns each seed's history.
+    """
+    from tqdm import tqdm
+
+    device = torch.device(device)
+    flush_denormals()
+    if len(set(seeds)) != len(seeds) or not seeds:
+        raise ValueError(f"seeds must be distinct and not empty, got {list(seeds)}")
+    if stack not in (True, False, "auto"):
+        raise ValueError(f"stack must be True, False or 'auto', got {stack!r}")
+    runs = {s: _start(dataclasses.replace(config, seed=s), checkpoints[s], device,
+                      (meta or {}).get(s)) for s in seeds}
+    x, xv = train_x.to(device), val_x.to(device)
+    todo = [r for r in runs.values() if not r.finished]
+    if stack == "auto" and todo:
+        stack, why = stacking_pays(todo[0].model, device)
+        for run in todo:
+            run.meta["training_backend"]["stacking"] = why
+    if not stack or len(todo) < 2 or any(r.backend != "fast" for r in todo):
+        def each_epoch(epoch: int, _: History) -> None:
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, {s: r.history for s, r in runs.items()})
+        for run in todo:                                  # one after another, as train() would
+            bar = tqdm(total=config.epochs, initial=run.epochs_done, unit="epoch",
+                       desc=f"{config.arch} seed {run.config.seed}", disable=not progress)
+            _train_alone(run, x, xv, config.epochs, bar, each_epoch)
+            bar.close()
+    else:
+        _train_stacked(todo, x, xv, progress, on_epoch_end, runs)
+    for run in runs.values():
+        _finish(run)
+    return {s: r.history for s, r in runs.items()}
+
+
+def _train_stacked(todo: list[_Run], x: Tensor, xv: Tensor, progress: bool,
+                   on_epoch_end: Callable[[int, Mapping[int, History]], None] | None,
+                   runs: Mapping[int, _Run]) -> None:
+    from tqdm import tqdm
+
+    config = todo[0].config
+    level = max(r.epochs_done for r in todo)
+    for run in todo:                       # a seed behind the others catches up alone first
+        _train_alone(run, x, xv, level)
+    problem = stack_problem([r.model for r in todo], [r.optimizer for r in todo])
+    if problem:
+        raise ValueError(f"cannot stack the seeds of {config.arch}: {problem}")
+    for run in todo:
+        run.meta["training_backend"] = {**run.meta["training_backend"], "used": STACKED,
+                                        "stacked_seeds": [r.config.seed for r in todo]}
+    stack = SeedStack([r.model for r in todo], [r.optimizer for r in todo])
+    seeds = [r.config.seed for r in todo]
+    bar = tqdm(total=config.epochs, initial=level, unit="epoch",
+               desc=f"{config.arch} seeds {', '.join(map(str, seeds))}", disable=not progress)
+    for epoch in range(level + 1, config.epochs + 1):
         t0 = time.perf_counter()
         try:
-            train_elbo = train_epoch(model, optimizer, x, config.batch_size, perm_gen, noise_gen,
-                                     backend=backend, epoch=epoch + 1,
-                                     check_every=config.check_every)
+            elbos = train_stack_epoch(stack, x, config.batch_size, [r.perm_gen for r in todo],
+                                      [r.noise_gen for r in todo], seeds, epoch=epoch,
+                                      check_every=config.check_every)
         except NonFiniteLossError as exc:
-            raise NonFiniteLossError(f"{exc} {_kept_checkpoint_note(checkpoint, history)}.") from None
-        seconds = time.perf_counter() - t0
-        val = evaluate_elbo(model, xv, config.eval_batch_size, seed=config.eval_seed)
-        history.append(epoch=epoch + 1, train_elbo=train_elbo, val_elbo=val["elbo"],
-                       val_log_lik=val["log_lik"], val_kl=val["kl"],
-                       decoder_std=float(model.decoder_std.detach()), seconds=seconds,
-                       backend=backend)
-        save_checkpoint(progress_file, model=model.state_dict(), optimizer=optimizer.state_dict(),
-                        rng=_rng_state(perm_gen, noise_gen), history=history.as_dict(),
-                        config=cfg, meta=meta)
-        bar.set_postfix(train=f"{train_elbo:.1f}", val=f"{val['elbo']:.1f}",
-                        s_per_epoch=f"{seconds:.1f}")
+            kept = "; ".join(f"seed {r.config.seed}: {_kept_checkpoint_note(r.checkpoint, r.history)}"
+                             for r in todo)
+            raise NonFiniteLossError(f"{exc} {kept}.") from None
+        # each model's share of the stacked epoch, so that seconds add up over models as alone
+        seconds = (time.perf_counter() - t0) / len(todo)
+        vals = [_end_epoch(r, elbo, seconds, xv, STACKED, stack.model_state(i),
+                           stack.optimizer_state(i))
+                for i, (r, elbo) in enumerate(zip(todo, elbos))]
+        bar.update(1)
+        bar.set_postfix(val=" ".join(f"{v['elbo']:.1f}" for v in vals),
+                        s_per_epoch=f"{seconds * len(todo):.1f}")
         if on_epoch_end is not None:
-            on_epoch_end(epoch + 1, history)
-    if progress_file.exists():                   # every epoch done: the checkpoint is final
-        os.replace(progress_file, checkpoint)
-    model.eval()
-    return model, history
+            on_epoch_end(epoch, {s: r.history for s, r in runs.items()})
+    bar.close()

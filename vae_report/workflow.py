@@ -68,10 +68,12 @@ def profile_device(profile: str) -> str:
 
 
 def training_minutes(profile: str, run: str) -> int:
-    """A generous wall-time limit for one training job on a scheduler: the slowest model took
-    13 s an epoch on one CPU thread here (22 min for 100 epochs), so 30 s an epoch plus 10
-    minutes of start-up and evaluation."""
-    return 10 + (int(study_parameters(profile, run).get("epochs", 100)) + 1) // 2
+    """A generous wall-time limit for one training job (all the run's seeds of one architecture)
+    on a scheduler: the slowest model took 13 s an epoch on one CPU thread here (22 min for 100
+    epochs), so 30 s an epoch per seed plus 10 minutes of start-up and evaluation."""
+    merged = study_parameters(profile, run)
+    seeds = len(run_seeds(run, profile))
+    return 10 + (int(merged.get("epochs", 100)) * seeds + 1) // 2
 
 
 def training_priority(profile: str, run: str, arch: str) -> float:
@@ -133,12 +135,18 @@ def _closure(module: str) -> frozenset[str]:
 
 
 def code_of(notebook: str | Path) -> list[str]:
-    """The project's Python files a notebook runs, relative to the project root, sorted:
-    ``vae_core.py`` and the ``vae_report`` modules it imports, with their own imports."""
-    nb = json.loads((layout.PROJECT_ROOT / notebook).read_text())
-    source = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    """The project's Python files a notebook (or a script, ``*.py``) runs, relative to the
+    project root, sorted: ``vae_core.py`` and the ``vae_report`` modules it imports, with their
+    own imports (a script's own file included)."""
+    path = layout.PROJECT_ROOT / notebook
+    if path.suffix == ".py":
+        source, own = path.read_text(), {path}
+    else:
+        nb = json.loads(path.read_text())
+        source = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+        own = set()
     modules: set[str] = set()
     for name in _imported(source):
         modules |= _closure(name)
-    files = {_module_file(m) for m in modules} - {None}
+    files = ({_module_file(m) for m in modules} - {None}) | own
     return sorted(str(f.relative_to(layout.PROJECT_ROOT)) for f in files)   # type: ignore[union-attr]
