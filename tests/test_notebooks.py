@@ -1,5 +1,6 @@
 """The step notebooks, run through papermill with tiny parameters on tiny idx files."""
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -69,6 +70,11 @@ def test_pipeline_steps_write_their_artifacts(tmp_path, tiny_mnist):
     assert len(cell["history"]) == 2
     assert cell["01-train"]["n_params"] == SEED_PARAM_COUNTS["deep-128"]
     assert cell["02-elbo"]["test_iwae"] > cell["02-elbo"]["test_elbo"] - 50
+    # the 8-bit likelihood is a probability: ≤ 0 nats, > 0 bits per pixel, and the same number
+    elbo = cell["02-elbo"]
+    assert elbo["test_discrete_log_lik"] < 0 < elbo["test_discrete_bits_per_dim"]
+    assert elbo["test_discrete_bits_per_dim"] == pytest.approx(
+        -elbo["test_discrete_log_lik"] / (784 * math.log(2)))
     assert len(cell["03-collapse"]["kl_per_dim"]) == 64
     assert cell["samples"].shape == (9, 28, 28) and cell["reconstructions"].shape == (4, 28, 28)
     assert cell["05-chain"]["steps"] == 4 and cell["gif"].stat().st_size > 0

@@ -141,6 +141,8 @@ def metrics_table(cells: dict[tuple[str, int, str], dict[str, Any]]) -> Any:
     """The study as one DataFrame indexed by (run, seed, arch), one column per judged number:
 
     ``test_elbo``, ``test_iwae`` (nats), ``collapsed`` (dimensions with KL < 0.01),
+    ``collapsed_kl_<t>`` (dimensions with KL < t for each of ``verdicts.KL_THRESHOLDS``),
+    ``min_dim_kl`` (the smallest dimension's KL, nats),
     ``active_units``, ``final_gap`` (relative validation−training gap at the last epoch),
     ``chain_finite``, ``final_saturated`` (fraction of the chain's last pixels ≥ 1),
     ``frechet_distance``, ``chain_confidence`` (mean classifier confidence over all frames),
@@ -149,11 +151,16 @@ def metrics_table(cells: dict[tuple[str, int, str], dict[str, Any]]) -> Any:
     import numpy as np
     import pandas as pd
 
+    from .verdicts import KL_THRESHOLDS
+
     rows = {}
     for (run, seed, arch), c in cells.items():
+        kl = np.asarray(c["03-collapse"]["kl_per_dim"])
         rows[(run, seed, arch)] = {
             "test_elbo": c["02-elbo"]["test_elbo"], "test_iwae": c["02-elbo"]["test_iwae"],
             "collapsed": c["03-collapse"]["collapsed_dims_kl_below_0.01"],
+            **{f"collapsed_kl_{t:g}": int((kl < t).sum()) for t in KL_THRESHOLDS},
+            "min_dim_kl": float(kl.min()),
             "active_units": c["03-collapse"]["active_units"],
             "final_gap": _final_gap(c["history"]),
             "chain_finite": bool(c["05-chain"]["finite"]),
