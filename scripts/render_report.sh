@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Render the executed report notebook without its code: html (stands alone offline: images and
-# GIFs are embedded as data and the template loads no scripts from a CDN) or pdf (xelatex).
+# GIFs are embedded as data and the template loads no scripts from a CDN) or pdf (xelatex; cells
+# tagged html-only, such as the title heading LaTeX sets itself, are left out).
 set -euo pipefail
 fmt=$1 nb=$2
 cd "$(dirname "$0")/.."
@@ -9,6 +10,7 @@ case $fmt in
   html) .venv/bin/jupyter nbconvert --to html --no-input --embed-images --template report \
           --TemplateExporter.extra_template_basedirs=notebooks/templates "$nb" --log-level WARN ;;
   pdf)  .venv/bin/jupyter nbconvert --to pdf --no-input --template report-pdf \
+          --TagRemovePreprocessor.enabled=True --TagRemovePreprocessor.remove_cell_tags=html-only \
           --TemplateExporter.extra_template_basedirs=notebooks/templates "$nb" --log-level WARN ;;
   *) echo "usage: render_report.sh html|pdf NOTEBOOK" >&2; exit 2 ;;
 esac

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import vae_core
@@ -171,3 +172,21 @@ def metrics_table(cells: dict[tuple[str, int, str], dict[str, Any]]) -> Any:
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index = pd.MultiIndex.from_tuples(table.index, names=["run", "seed", "arch"])
     return table
+
+
+def heading_anchor(title: str) -> str:
+    """The ``id`` nbconvert's HTML gives a markdown heading with this text (spaces → dashes,
+    URL-quoted; nbconvert.filters.strings._convert_header_id). A test checks every link."""
+    from urllib.parse import quote
+
+    return quote(title.replace(" ", "-"), safe="?/:@!$&'()*+,;=")
+
+
+def sections(notebook: str | Path | None = None) -> list[tuple[str, str]]:
+    """The report's sections — the ``##`` headings of ``notebooks/report.ipynb``'s markdown
+    cells, in order — as (title, HTML anchor): its table of contents, complete by construction."""
+    path = Path(notebook) if notebook else layout.PROJECT_ROOT / "notebooks" / "report.ipynb"
+    cells = json.loads(path.read_text())["cells"]
+    titles = [line[3:].strip() for c in cells if c["cell_type"] == "markdown"
+              for line in "".join(c["source"]).splitlines() if line.startswith("## ")]
+    return [(t, heading_anchor(t)) for t in titles]

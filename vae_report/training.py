@@ -397,6 +397,7 @@ def train_seeds(config: TrainConfig, seeds: Sequence[int], train_x: Tensor, val_
                        desc=f"{config.arch} seed {run.config.seed}", disable=not progress)
             _train_alone(run, x, xv, config.epochs, bar, each_epoch)
             bar.close()
+            _finish(run)                                  # its final name as soon as it is done
     else:
         _train_stacked(todo, x, xv, progress, on_epoch_end, runs)
     for run in runs.values():

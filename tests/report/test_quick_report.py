@@ -37,8 +37,35 @@ def test_beyond_the_seed(html):
     assert "The classifier reaches" in html and "Fréchet distance" in html
     assert "Chain mixing at a glance" in html
     assert "± " in html, "run B's seed spread is missing"          # mean ± sd over seeds
-    verdicts = re.findall(r"<td>(reproduced|not reproduced|unclear)</td>", html)
+    verdicts = re.findall(r'<td class="verdict"[^>]*>(reproduced|not reproduced|unclear)</td>', html)
     assert len(verdicts) >= 12
+
+
+def test_the_report_opens_with_the_claims_and_a_contents_that_resolves(html):
+    body = html[html.index("<body"):]
+    claims = body.index('<table class="claims"')
+    assert claims < body.index('id="Training-set-up"'), "the claims table is not first"
+    toc = re.search(r'<nav class="toc">(.*?)</nav>', body, re.S)
+    assert toc and claims < toc.start()
+    ids = set(re.findall(r'id="([^"]+)"', body))
+    links = re.findall(r'href="#([^"]+)"', toc.group(1))
+    assert len(links) >= 10 and not [link for link in links if link not in ids]
+
+
+def test_every_verdict_shows_its_margin(html):
+    table = re.search(r'<table class="claims".*?</table>', html, re.S).group(0)
+    rows = re.findall(r"<tr>(.*?)</tr>", table, re.S)[1:]
+    assert len(rows) >= 12
+    for row in rows:
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        assert len(cells) == 4 and cells[2].strip(), row[:200]     # claim, evidence, margin, verdict
+        assert "white-space:nowrap" in row
+
+
+def test_every_image_has_alt_text_and_no_parameter_line_shows(html):
+    images = re.findall(r"<img[^>]*>", html)
+    assert images and all('alt="' in i and "No description" not in i for i in images)
+    assert "Parameters: `profile`" not in html and "names the folder" not in html
 
 
 def test_seed_numbers_sit_beside_ours(html):
