@@ -20,19 +20,56 @@ def md(text: str) -> None:
     display(Markdown(text))
 
 
+#: Characters of body text a table row may take in the PDF (DejaVu Serif 11 pt on the 6.9-inch
+#: text width, ≈ 6 pt a character, less the space between columns): wider tables are split into
+#: column groups.
+PDF_ROW_CHARACTERS = 80
+
+
 def show_table(df: Any, caption: str, float_format: str = "{:.2f}", index: bool = True) -> None:
-    """Show a DataFrame as an HTML table in the HTML and a LaTeX table in the PDF."""
+    """Show a DataFrame as an HTML table in the HTML and a LaTeX table in the PDF.
+
+    The PDF never shrinks a table below body size: a table too wide for the page is split into
+    groups of columns (each repeating the index), each a ``longtable`` that may run over pages.
+    """
     from IPython.display import display
 
     md(caption)
     fmt = (lambda v: float_format.format(v))
-    html = df.to_html(float_format=fmt, index=index, na_rep="–", border=0)
-    # wide tables shrink to the page width in the PDF instead of running off it
-    latex = ("\\begin{adjustbox}{max width=\\linewidth}\n"
-             + df.to_latex(float_format=fmt, index=index, na_rep="--", escape=True,
-                           multirow=False)       # \multirow needs a package the template lacks
-             + "\\end{adjustbox}\n")
-    display({"text/html": html, "text/latex": latex, "text/plain": df.to_string()}, raw=True)
+    html_table = df.to_html(float_format=fmt, index=index, na_rep="–", border=0)
+    display({"text/html": html_table, "text/latex": _latex_tables(df, fmt, index),
+             "text/plain": df.to_string()}, raw=True)
+
+
+def _column_groups(df: Any, fmt: Any, index: bool, limit: int) -> list[list[Any]]:
+    """The columns of ``df`` in groups whose rows fit ``limit`` characters (index included)."""
+    def width(values: Any, header: Any) -> int:
+        cells = [fmt(v) if isinstance(v, float) else str(v) for v in values]
+        heads = header if isinstance(header, tuple) else (header,)     # a MultiIndex column
+        return max([len(str(h)) for h in heads] + [len(c) for c in cells]) + 2
+    index_width = width(df.index, df.index.name or "") if index else 0
+    groups: list[list[Any]] = [[]]
+    used = index_width
+    for col in df.columns:
+        w = width(df[col], col)
+        if groups[-1] and used + w > limit:
+            groups.append([])
+            used = index_width
+        groups[-1].append(col)
+        used += w
+    return groups
+
+
+def _latex_tables(df: Any, fmt: Any, index: bool) -> str:
+    groups = _column_groups(df, fmt, index, PDF_ROW_CHARACTERS)
+    parts = []
+    for k, cols in enumerate(groups):
+        part = df[cols].to_latex(float_format=fmt, index=index, na_rep="--", escape=True,
+                                 multirow=False, longtable=True)   # \multirow needs a package
+        if len(groups) > 1:
+            part = f"\\noindent\\emph{{Columns, part {k + 1} of {len(groups)}}}\n" + part
+        parts.append(part)
+    return "\n".join(parts)
 
 
 def _alt(caption: str, limit: int = 300) -> str:
@@ -126,7 +163,7 @@ def show_animations(items: Sequence[tuple[str, Path]], filmstrip_png: bytes, cap
     cells = "".join(
         f'<figure style="display:inline-block;margin:4px;text-align:center">'
         f'<img alt="chain of {label}" src="data:image/gif;base64,{_b64(Path(gif).read_bytes())}"'
-        f' style="width:180px;image-rendering:pixelated"/>'
+        f' style="width:260px;max-width:100%;image-rendering:pixelated"/>'
         f'<figcaption style="font-size:80%">{label}</figcaption></figure>'
         for label, gif in items)
     display({"text/html": f'<div class="chains">{cells}</div>', "image/png": _b64(filmstrip_png)},

@@ -48,6 +48,18 @@ def grid_uint8(images: Tensor, nrow: int, scale: int = 1) -> Any:
     return (grid * 255).round().to(torch.uint8).numpy()
 
 
+def with_caption(image: Any, text: str, height: int = 13) -> Any:
+    """A uint8 ``[H, W]`` image with ``text`` (PIL's built-in bitmap font, black on white) in a
+    strip of ``height`` pixels above it: the GIF frames' step counter."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    canvas = Image.new("L", (image.shape[1], image.shape[0] + height), color=255)
+    canvas.paste(Image.fromarray(image), (0, height))
+    ImageDraw.Draw(canvas).text((2, 1), text, fill=0)
+    return np.asarray(canvas)
+
+
 def filmstrip_steps(n_steps: int) -> list[int]:
     """Chain steps shown in a filmstrip: dense at the start, where the chain moves most."""
     picks = [0, 1, 2, 3, 5, 10, 20, 30, 50, 75, 100, 150, 200]
@@ -57,8 +69,9 @@ def filmstrip_steps(n_steps: int) -> list[int]:
 def save_chain_animation(chain: ChainResult, gif_path: str | os.PathLike,
                          filmstrip_path: str | os.PathLike, nrow: int = 4,
                          frame_ms: int = 100, strip_chains: int = 4) -> None:
-    """The chain as an animated GIF (all chains, one frame per step, looping) and a PNG filmstrip
-    (``strip_chains`` chains as rows, :func:`filmstrip_steps` as columns).
+    """The chain as an animated GIF (all chains, one frame per step with its step number above
+    it, looping) and a PNG filmstrip (``strip_chains`` chains as rows, :func:`filmstrip_steps` as
+    columns).
 
     Frames show the start images, then the decoder mean of each step's z
     (:meth:`ChainResult.frames`): the chain's states add pixel noise of the decoder's sigma on
@@ -70,8 +83,9 @@ def save_chain_animation(chain: ChainResult, gif_path: str | os.PathLike,
     frames = chain.frames()                                           # [T+1, B, 784]
     # 16 grey levels instead of 256 make the GIF ~3x smaller at no visible cost; the report
     # embeds 14 of them.
-    gif = [(torch.from_numpy(grid_uint8(f, nrow=nrow)).float() / 17).round().mul(17)
-           .to(torch.uint8).numpy() for f in frames]
+    gif = [with_caption((torch.from_numpy(grid_uint8(f, nrow=nrow)).float() / 17).round().mul(17)
+                        .to(torch.uint8).numpy(), f"step {t}")
+           for t, f in enumerate(frames)]
     iio.imwrite(gif_path, gif, extension=".gif", duration=frame_ms, loop=0)
     steps = filmstrip_steps(len(frames) - 1)
     k = min(strip_chains, frames.shape[1])

@@ -69,7 +69,7 @@ def test_every_image_has_alt_text_and_no_parameter_line_shows(html):
 
 
 def test_seed_numbers_sit_beside_ours(html):
-    for seed_value in ("56.41", "33.79", "50.14", "8.52", "1157777"):
+    for seed_value in ("56.41", "33.79", "50.14", "8.52", "1,157,777"):
         assert seed_value in html
 
 
