@@ -173,8 +173,7 @@ rule step:
         nb="notebooks/{step}.ipynb",
         code=lambda w: wf.code_of(f"notebooks/{w.step}.ipynb"),
         params=lambda w: parameter_files(PROFILE, w.run),
-        trained=TRAIN,
-        checkpoint=CHECKPOINT,
+        checkpoint=CHECKPOINT,          # what a step reads (not 01-train's notebook: its curves)
         classifier=lambda w: [CLASSIFIER] if w.step in JUDGED else [],
     output:
         nb=CELL,

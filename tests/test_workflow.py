@@ -157,6 +157,9 @@ def test_a_missing_checkpoint_retrains_and_a_plot_edit_reruns_only_its_step(tmp_
     _touch_all(cells)
     os.utime(root / "notebooks" / "04-samples.ipynb", (3e9, 3e9))        # a plot edited
     assert planned() == [("step", s, "04-samples") for s in seeds]
+    _touch_all(cells, when=3.2e9)
+    os.utime(root / "notebooks" / "01-train.ipynb", (3.3e9, 3.3e9))      # its curves edited
+    assert planned() == [("train", s, "") for s in seeds]                # no training, no step
     _touch_all(cells, when=3.5e9)
     os.utime(root / "vae_report" / "training.py", (4e9, 4e9))             # training code edited
     assert planned() == retrained()
