@@ -95,3 +95,28 @@ def test_html_reads_offline_and_hides_code(html):
 def test_pdf_exists():
     pdf = OUT / "report.pdf"
     assert pdf.exists() and pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 100_000
+
+
+def _latex_outputs() -> list[str]:
+    import json
+    nb = json.loads((OUT / "report.ipynb").read_text())
+    return ["".join(o["data"]["text/latex"]) if isinstance(o["data"]["text/latex"], list)
+            else o["data"]["text/latex"]
+            for cell in nb["cells"] for o in cell.get("outputs", [])
+            if "text/latex" in o.get("data", {})]
+
+
+def test_pdf_figures_float_with_their_captions_and_tables_keep_theirs():
+    latex = _latex_outputs()
+    floats = [t for t in latex if t.startswith("\\begin{figure}")]
+    # Figures 1-11 and one filmstrip per run, each a float of a PNG saved beside the report
+    assert len(floats) >= 13
+    for figure in floats:
+        path = re.search(r"\\adjustimage\{[^}]*\}\{[^}]*\}\}\{([^}]+)\}", figure).group(1)
+        assert (OUT / path).is_file(), f"the PDF would miss {path}"
+        assert "\\textbf{" in figure or "Limiting distribution" in figure   # its caption inside
+    captions = [t for t in latex if t.startswith("\\par\\Needspace")]
+    assert sum("Table" in c for c in captions) >= 5         # Tables 1-5 keep their captions
+    # no table below body size: nothing shrinks the claims table or the others
+    assert not any(re.search(r"\\(tiny|scriptsize|footnotesize|small)\b|adjustbox", t)
+                   for t in latex if "longtable" in t)
