@@ -261,12 +261,17 @@ def linear_layers(stack: nn.Sequential, head: nn.Linear) -> list[nn.Linear]:
     return [m for m in stack if isinstance(m, nn.Linear)] + [head]
 
 
-def model_layers(model: VAE) -> tuple[list[Layer], list[Layer]]:
-    """The encoder's and the decoder's layers of ``model`` (heads last), with their ``.grad``
-    buffers (call :func:`allocate_grads` first)."""
+def model_layers(model: VAE, tensor_of: Callable[[Tensor], Tensor] = lambda p: p,
+                 ) -> tuple[list[Layer], list[Layer]]:
+    """The encoder's and the decoder's layers of ``model`` (heads last), each weight and bias
+    passed through ``tensor_of`` (``seed_stack`` maps them to the stacked tensors) with its
+    ``.grad`` buffer (call :func:`allocate_grads` first)."""
+    def layer(lin: nn.Linear) -> Layer:
+        w, b = tensor_of(lin.weight), tensor_of(lin.bias)
+        return Layer(w, b, w.grad, b.grad)                      # type: ignore[arg-type]
+
     def layers(stack: nn.Sequential, head: nn.Linear) -> list[Layer]:
-        return [Layer(lin.weight, lin.bias, lin.weight.grad, lin.bias.grad)   # type: ignore[arg-type]
-                for lin in linear_layers(stack, head)]
+        return [layer(lin) for lin in linear_layers(stack, head)]
     return layers(model.encoder, model.encoder_head), layers(model.decoder, model.decoder_head)
 
 

@@ -128,27 +128,18 @@ class SeedStack:
             self.params.append(stacked)
             states.append(state)
         # Adam over the stacked tensors: the same element-wise arithmetic as each seed's own
-        # optimizer, in one fused call (directly, when fast_step's check of the op passed)
+        # optimizer, in one fused call — directly when fast_step's check of the op passed (the
+        # state exists from the start: it is the seeds' own, or zeros as Adam would create it)
         self.adam = torch.optim.Adam(self.params, lr=group["lr"], betas=group["betas"],
                                      eps=group["eps"], fused=True)
         for p, state in zip(self.params, states):
             self.adam.state[p] = state
-        self._adam_step = (fast_step.fused_adam_stepper(self.adam) if float(states[0]["step"]) > 0
-                           else None) or self.adam.step
+        self._adam_step = fast_step.fused_adam_stepper(self.adam) or self.adam.step
         self.ops = fast_step.checked_ops(self.params[0].device)
-        # the stacked tensor of each of model 0's parameters, found by identity, not by order
+        # model 0's layers with each parameter replaced by its stacked tensor (found by identity)
         stacked_of = {id(p): stacked for p, stacked in zip(per_model[0], self.params)}
-
-        def layers(seq: nn.Sequential, head: nn.Linear) -> list[fast_step.Layer]:
-            out = []
-            for lin in fast_step.linear_layers(seq, head):
-                w, b = stacked_of[id(lin.weight)], stacked_of[id(lin.bias)]
-                out.append(fast_step.Layer(w, b, w.grad, b.grad))   # type: ignore[arg-type]
-            return out
-        m0 = models[0]
-        self.encoder = layers(m0.encoder, m0.encoder_head)
-        self.decoder = layers(m0.decoder, m0.decoder_head)
-        self.raw_std = stacked_of[id(m0.decoder_raw_std)]
+        self.encoder, self.decoder = fast_step.model_layers(models[0], lambda p: stacked_of[id(p)])
+        self.raw_std = stacked_of[id(models[0].decoder_raw_std)]
 
     @property
     def size(self) -> int:
@@ -162,8 +153,6 @@ class SeedStack:
         elbo = fast_step.elbo_and_gradient(self.encoder, self.decoder, self.raw_std,
                                            self.raw_std.grad, x, eps, self.ops)
         self._adam_step()
-        if self._adam_step == self.adam.step:        # the state exists now: the direct call
-            self._adam_step = fast_step.fused_adam_stepper(self.adam) or self.adam.step
         return elbo
 
     def optimizer_state(self, seed_index: int) -> dict:
@@ -216,16 +205,23 @@ def train_stack_epoch(stack: SeedStack, x: Tensor, batch_size: int,
         elbo = stack.step(xb, eps)
         torch.sum(elbo, -1, out=elbo_sums[:, step])
         if (step + 1) % check_every == 0 or step == n_steps - 1:
-            _raise_if_not_finite(elbo_sums[:, : step + 1], seeds, epoch, batch_size)
+            raise_if_not_finite(elbo_sums[:, : step + 1], epoch, batch_size, seeds)
     return [float(row.sum()) / n for row in elbo_sums]
 
 
-def _raise_if_not_finite(elbo_sums: Tensor, seeds: Sequence[int], epoch: int,
-                         batch_size: int) -> None:
-    bad = ~torch.isfinite(elbo_sums)                 # [S, steps so far]
-    if bool(bad.any()):
-        first = [int(row.nonzero()[0]) if bool(row.any()) else math.inf for row in bad]
-        s = min(range(len(first)), key=lambda i: first[i])
-        raise NonFiniteLossError(
-            f"training loss of seed {seeds[s]} became non-finite at epoch {epoch}, step "
-            f"{first[s]} (batch size {batch_size}). Try a lower lr or a larger batch size.")
+def raise_if_not_finite(elbo_sums: Tensor, epoch: int, batch_size: int,
+                        seeds: Sequence[int] | None = None) -> None:
+    """Raise :class:`NonFiniteLossError` if a per-step ELBO sum is NaN or infinite.
+
+    ``elbo_sums [S, steps so far]`` of S models named by ``seeds`` (``None``: one model, S = 1,
+    as ``training.train_epoch`` checks it). The message names the seed whose loss broke first,
+    the epoch and the step."""
+    bad = ~torch.isfinite(elbo_sums)
+    if not bool(bad.any()):
+        return
+    first = [int(row.nonzero()[0]) if bool(row.any()) else math.inf for row in bad]
+    s = min(range(len(first)), key=first.__getitem__)
+    who = "training loss" if seeds is None else f"training loss of seed {seeds[s]}"
+    raise NonFiniteLossError(
+        f"{who} became non-finite at epoch {epoch}, step {first[s]} (batch size {batch_size}). "
+        "Try a lower lr or a larger batch size.")

@@ -34,7 +34,8 @@ from . import fast_step
 from .checkpoints import in_progress_path, load_checkpoint, save_checkpoint
 from .devices import flush_denormals
 from .errors import NonFiniteLossError
-from .seed_stack import SeedStack, stack_problem, stacking_pays, train_stack_epoch
+from .seed_stack import (SeedStack, raise_if_not_finite, stack_problem, stacking_pays,
+                         train_stack_epoch)
 from .evaluation import evaluate_elbo
 
 
@@ -134,15 +135,6 @@ def _autograd_step(model: nn.Module, optimizer: torch.optim.Optimizer, xb: Tenso
     return terms.elbo.detach()
 
 
-def _raise_if_not_finite(elbo_sums: Tensor, epoch: int, batch_size: int) -> None:
-    bad = ~torch.isfinite(elbo_sums)
-    if bool(bad.any()):
-        step = int(bad.nonzero()[0])
-        raise NonFiniteLossError(
-            f"training loss became non-finite at epoch {epoch}, step {step} (batch size "
-            f"{batch_size}). Try a lower lr or a larger batch size.")
-
-
 def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, batch_size: int,
                 perm_gen: torch.Generator, noise_gen: torch.Generator, *, backend: str = "fast",
                 epoch: int = 1, check_every: int = 500) -> float:
@@ -175,7 +167,7 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, b
             elbo = _autograd_step(model, optimizer, xb, noise_gen)
         torch.sum(elbo, 0, out=elbo_sums[step])
         if (step + 1) % check_every == 0 or step == n_steps - 1:
-            _raise_if_not_finite(elbo_sums[: step + 1], epoch, batch_size)
+            raise_if_not_finite(elbo_sums[None, : step + 1], epoch, batch_size)
     return float(elbo_sums.sum()) / n
 
 
@@ -338,17 +330,25 @@ def train(config: TrainConfig, train_x: Tensor, val_x: Tensor, checkpoint: str |
     exactly. A checkpoint from a different config is refused.
     ``on_epoch_end(epoch, history)`` is called after each checkpoint (e.g. to stop in tests).
     """
-    from tqdm import tqdm   # a text bar: reads the same in papermill's logs and in JupyterLab
-
     device = torch.device(device)
     flush_denormals()
     run = _start(config, checkpoint, device, meta, model)
-    bar = tqdm(total=config.epochs, initial=run.epochs_done, desc=config.arch, unit="epoch",
-               disable=not progress)
-    _train_alone(run, train_x.to(device), val_x.to(device), config.epochs, bar, on_epoch_end)
+    _train_to_end(run, train_x.to(device), val_x.to(device), progress, on_epoch_end)
+    return run.model, run.history
+
+
+def _train_to_end(run: _Run, x: Tensor, xv: Tensor, progress: bool,
+                  on_epoch_end: Callable[[int, History], None] | None = None,
+                  desc: str | None = None) -> None:
+    """Train ``run`` by itself to its last epoch under a progress bar, then give its checkpoint
+    its final name."""
+    from tqdm import tqdm   # a text bar: reads the same in papermill's logs and in JupyterLab
+
+    bar = tqdm(total=run.config.epochs, initial=run.epochs_done, desc=desc or run.config.arch,
+               unit="epoch", disable=not progress)
+    _train_alone(run, x, xv, run.config.epochs, bar, on_epoch_end)
     bar.close()
     _finish(run)
-    return run.model, run.history
 
 
 STACKED = "fast-stacked"   #: the backend a seed trained in a :class:`seed_stack.SeedStack` records
@@ -372,8 +372,6 @@ def train_seeds(config: TrainConfig, seeds: Sequence[int], train_x: Tensor, val_
     alone. A non-finite loss stops everything with an error naming the seed, epoch and step;
     every seed keeps its last good epoch's checkpoint. Returns each seed's history.
     """
-    from tqdm import tqdm
-
     device = torch.device(device)
     flush_denormals()
     if len(set(seeds)) != len(seeds) or not seeds:
@@ -393,11 +391,7 @@ def train_seeds(config: TrainConfig, seeds: Sequence[int], train_x: Tensor, val_
             if on_epoch_end is not None:
                 on_epoch_end(epoch, {s: r.history for s, r in runs.items()})
         for run in todo:                                  # one after another, as train() would
-            bar = tqdm(total=config.epochs, initial=run.epochs_done, unit="epoch",
-                       desc=f"{config.arch} seed {run.config.seed}", disable=not progress)
-            _train_alone(run, x, xv, config.epochs, bar, each_epoch)
-            bar.close()
-            _finish(run)                                  # its final name as soon as it is done
+            _train_to_end(run, x, xv, progress, each_epoch, f"{config.arch} seed {run.config.seed}")
     else:
         _train_stacked(todo, x, xv, progress, on_epoch_end, runs)
     for run in runs.values():
