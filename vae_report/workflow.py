@@ -13,7 +13,7 @@ import ast
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 import vae_core
 
@@ -53,7 +53,12 @@ def check_selection(profile: str, runs: Iterable[str], archs: Iterable[str]) -> 
 
 def run_seeds(run: str, profile: str) -> list[int]:
     """The ``seeds`` of ``run`` after merging its parameter files (default ``[0]``)."""
-    seeds = study_parameters(profile, run).get("seeds", [0])
+    return _seeds(study_parameters(profile, run), run)
+
+
+def _seeds(merged: dict[str, Any], run: str) -> list[int]:
+    """The checked ``seeds`` of a run's merged parameters."""
+    seeds = merged.get("seeds", [0])
     if (not isinstance(seeds, list) or not seeds
             or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)):
         raise ParameterError(f"seeds of run {run!r}: must be a list of integers such as "
@@ -72,8 +77,7 @@ def training_minutes(profile: str, run: str) -> int:
     on a scheduler: the slowest model took 13 s an epoch on one CPU thread here (22 min for 100
     epochs), so 30 s an epoch per seed plus 10 minutes of start-up and evaluation."""
     merged = study_parameters(profile, run)
-    seeds = len(run_seeds(run, profile))
-    return 10 + (int(merged.get("epochs", 100)) * seeds + 1) // 2
+    return 10 + (int(merged.get("epochs", 100)) * len(_seeds(merged, run)) + 1) // 2
 
 
 def training_priority(profile: str, run: str, arch: str) -> float:
