@@ -68,9 +68,13 @@ test-report: $(STAMP) ## render the quick report and check it holds every table,
 bench: $(STAMP) ## print training throughput, matmul peak and the projected study time
 	$(PY) scripts/bench.py
 
+# JupyterLab refuses to start as root without --allow-root (containers and CI run as root);
+# LAB_ARGS adds options, e.g. LAB_ARGS="--no-browser --port=8890".
+LAB_ARGS ?=
 .PHONY: lab
-lab: $(STAMP) ## start JupyterLab with the project's kernel
-	$(VENV)/bin/jupyter lab --notebook-dir="$(CURDIR)"
+lab: $(STAMP) ## JupyterLab on notebooks/explore.ipynb with the project's kernel (LAB_ARGS="--port=8890 --no-browser")
+	$(VENV)/bin/jupyter lab --notebook-dir="$(CURDIR)" $(if $(filter 0,$(shell id -u)),--allow-root) \
+		$(LAB_ARGS) notebooks/explore.ipynb
 
 .PHONY: clean-quick
 clean-quick: ## delete the quick profile's outputs and checkpoints

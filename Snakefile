@@ -46,6 +46,8 @@ MNIST = rel(layout.mnist_cache())
 WEIGHTS = rel(layout.classifier_path(PROFILE))
 HTML = rel(layout.report_file(PROFILE, ".html"))
 PDF = rel(layout.report_file(PROFILE, ".pdf"))
+PUBLISHED = rel(layout.published_model_path(PROFILE, "{run}", "{seed}", "{arch}"))
+PUBLISHED_CLASSIFIER = rel(layout.published_classifier_path(PROFILE))
 
 
 def layers(run=None):
@@ -69,11 +71,34 @@ wildcard_constraints:
     step="|".join(STEPS),
 
 
-localrules: all, cells, mnist, report_html, report_pdf
+localrules: all, cells, models, mnist, publish_model, publish_classifier, report_html, report_pdf
+
+
+# The weights published with the study (float16; committed for the full profile): the first seed
+# of each run, every architecture, and the classifier — what notebooks/explore.ipynb opens in a
+# clone that has no checkpoints.
+MODELS = [PUBLISHED.format(run=r, seed=SEEDS[r][0], arch=a) for r in RUNS for a in ARCHS]
+MODELS.append(PUBLISHED_CLASSIFIER)
 
 
 rule all:
-    input: HTML, PDF
+    input: HTML, PDF, MODELS
+
+
+rule models:
+    input: MODELS
+
+
+rule publish_model:
+    input: CHECKPOINT
+    output: PUBLISHED
+    shell: "{PYTHON:q} -m vae_report.checkpoints {input:q} {output:q}"
+
+
+rule publish_classifier:
+    input: WEIGHTS
+    output: PUBLISHED_CLASSIFIER
+    shell: "{PYTHON:q} -m vae_report.checkpoints --classifier {input:q} {output:q}"
 
 
 # The checkpoints and the classifier's weights are targets too: Snakemake does not rerun a job

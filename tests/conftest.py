@@ -13,6 +13,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from vae_report import checkpoints, layout, training
+from vae_report.classifier import ClassifierConfig, train_classifier
+from vae_report.data import load_mnist
+from vae_report.params import check_params
+from vae_report.provenance import provenance
+
 
 def write_idx(path: Path, array: torch.Tensor, magic: int, compress: bool = True) -> Path:
     """Write a uint8 tensor as an idx file (optionally gzipped), the format MNIST ships in."""
@@ -30,15 +36,7 @@ def write_idx(path: Path, array: torch.Tensor, magic: int, compress: bool = True
 @pytest.fixture
 def tiny_mnist(tmp_path: Path) -> Path:
     """A folder with the four MNIST idx files holding 50 training and 20 test images."""
-    src = tmp_path / "src"
-    src.mkdir()
-    g = torch.Generator().manual_seed(0)
-    for prefix, n in (("train", 50), ("t10k", 20)):
-        images = torch.randint(0, 256, (n, 28, 28), generator=g)
-        labels = torch.arange(n) % 10
-        write_idx(src / f"{prefix}-images-idx3-ubyte", images, 2051)
-        write_idx(src / f"{prefix}-labels-idx1-ubyte", labels, 2049)
-    return src
+    return _tiny_idx(tmp_path / "src")
 
 
 @pytest.fixture
@@ -57,3 +55,49 @@ def mnist_source() -> str:
     if not src or not Path(src).is_dir():
         pytest.skip("MNIST_SOURCE is not set to a folder of MNIST idx files")
     return src
+
+
+def _tiny_idx(folder: Path) -> Path:
+    """Tiny idx files (50 training, 20 test images of noise) in ``folder``."""
+    g = torch.Generator().manual_seed(0)
+    folder.mkdir()
+    for prefix, n in (("train", 50), ("t10k", 20)):
+        write_idx(folder / f"{prefix}-images-idx3-ubyte", torch.randint(0, 256, (n, 28, 28), generator=g), 2051)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte", torch.arange(n) % 10, 2049)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def explore_study(tmp_path_factory):
+    """Two models trained for two epochs on 40 tiny-MNIST images, in a project folder: checkpoints of
+    t/original/seed-0/{deep-128, vanilla}, the classifier, and published weights of
+    t/retrained/seed-0/vanilla (no checkpoint for that one). Returns (root, idx folder, the
+    scratch checkpoint the published weights came from)."""
+    root = tmp_path_factory.mktemp("project")
+    src = _tiny_idx(root / "src")
+    data = load_mnist(root / "data", str(src), 0.2, 0)
+    for arch in ("deep-128", "vanilla"):
+        params = check_params(dict(arch=arch, run="original", profile="t", seed=0, epochs=2,
+                                   batch_size=8, train_subset=0, eval_subset=0, eval_batch_size=7))
+        training.train(training.TrainConfig.from_params(params), data.train, data.val,
+                       layout.checkpoint_path("t", "original", 0, arch, root / "checkpoints"),
+                       meta=provenance(params.as_dict()), progress=False)
+    train_classifier(ClassifierConfig(epochs=1), data.train, data.train_labels, data.val,
+                     data.val_labels, layout.classifier_path("t", root / "checkpoints"))
+    params = check_params(dict(arch="vanilla", run="retrained", profile="t", seed=0, epochs=1,
+                               batch_size=8, init="kaiming", train_subset=0, eval_subset=0))
+    scratch = root / "scratch.pt"
+    training.train(training.TrainConfig.from_params(params), data.train, data.val, scratch,
+                   meta=provenance(params.as_dict()), progress=False)
+    checkpoints.publish_model(scratch, layout.published_model_path("t", "retrained", 0, "vanilla",
+                                                                   root / "reports"))
+    return root, src, scratch
+
+
+@pytest.fixture
+def here(explore_study, monkeypatch):
+    """The tiny study as this checkout's project root."""
+    root, src, _ = explore_study
+    monkeypatch.setattr(layout, "PROJECT_ROOT", root)
+    monkeypatch.setenv("MNIST_SOURCE", str(src))
+    return root

@@ -3,6 +3,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,3 +82,14 @@ def test_vae_core_stays_small_and_holds_the_one_elbo():
     for name in ("def elbo_terms", "def gaussian_log_likelihood", "def kl_to_standard_normal",
                  "def positive_std", "F.softplus("):
         assert name not in package, name
+
+
+def test_the_tracked_tree_fits_the_device_copy():
+    """The device tool copies the working tree (≤ 64 MiB with what a run carries): the tracked
+    files must stay ≤ 48 MiB, the committed study's weights and five seeds included."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    paths = [ROOT / p for p in listed.stdout.decode().split("\0") if p]
+    total = sum(p.stat().st_size for p in paths if p.is_file())
+    assert total <= 48 * 2 ** 20, f"tracked tree {total / 2 ** 20:.1f} MiB > 48 MiB"

@@ -177,3 +177,4 @@ def load_classifier(path: str | os.PathLike, device: str | torch.device = "cpu")
     net = DigitClassifier().to(device)
     net.load_state_dict(saved["model"])
     return net.eval()
+

@@ -13,6 +13,11 @@ from torch import Tensor
 import vae_core
 from vae_core import VAE
 
+#: Burda et al. (2015): unit u is active when Cov_x(E_q[z_u|x]) exceeds this.
+ACTIVE_UNIT_THRESHOLD = 0.01
+#: The seed's threshold: a latent dimension whose KL (nats, averaged over the data) is below
+#: this is collapsed (its posterior is the prior).
+SEED_COLLAPSE_KL = 0.01
 
 def batches(x: Tensor, batch_size: int) -> Iterator[Tensor]:
     """Consecutive row slices of ``x`` of at most ``batch_size`` rows."""
@@ -59,7 +64,7 @@ def posterior_means(model: VAE, x: Tensor, batch_size: int = 1000) -> Tensor:
 
 
 @torch.no_grad()
-def active_units(model: VAE, x: Tensor, threshold: float = 0.01,
+def active_units(model: VAE, x: Tensor, threshold: float = ACTIVE_UNIT_THRESHOLD,
                  batch_size: int = 1000) -> tuple[int, Tensor]:
     """Active latent units (Burda et al. 2015): A_u = Cov_x(E_q[z_u|x]) > threshold.
 

@@ -3,7 +3,9 @@
 ``reports/<profile>/<run>/seed-<seed>/<arch>/<step>.ipynb`` and the step's small artifacts beside
 it; ``checkpoints/<profile>/<run>/seed-<seed>/<arch>.pt``; the digit classifier under
 ``reports/<profile>/classifier/`` and ``checkpoints/<profile>/classifier.pt``; the report and its
-``figures/`` under ``reports/<profile>/``. Relative folders are taken from the project root.
+``figures/`` under ``reports/<profile>/``; the trained weights published with the study (the
+first seed of each run, and the classifier) under ``reports/<profile>/models/``. Relative folders
+are taken from the project root.
 """
 from __future__ import annotations
 
@@ -53,6 +55,24 @@ def classifier_dir(profile: str, reports_dir: str | Path = "reports") -> Path:
 def classifier_path(profile: str, checkpoints_dir: str | Path = "checkpoints") -> Path:
     """``checkpoints/<profile>/classifier.pt``: its cached weights."""
     return project_path(checkpoints_dir) / profile / "classifier.pt"
+
+
+def models_dir(profile: str, reports_dir: str | Path = "reports") -> Path:
+    """``reports/<profile>/models``: the weights published with the study (committed for
+    ``full``), so that a clone can explore the models behind the report without training."""
+    return profile_dir(profile, reports_dir) / "models"
+
+
+def published_model_path(profile: str, run: str, seed: int | str, arch: str,
+                         reports_dir: str | Path = "reports") -> Path:
+    """``reports/<profile>/models/<run>/seed-<seed>/<arch>.pt``: one model's published weights."""
+    return (models_dir(profile, reports_dir)
+            / cell_folder(run, seed, arch).with_suffix(".pt"))     # type: ignore[arg-type]
+
+
+def published_classifier_path(profile: str, reports_dir: str | Path = "reports") -> Path:
+    """``reports/<profile>/models/classifier.pt``: the digit classifier's published weights."""
+    return models_dir(profile, reports_dir) / "classifier.pt"
 
 
 def figures_dir(profile: str, reports_dir: str | Path = "reports") -> Path:

@@ -15,14 +15,18 @@ from .params import RUNS, study_parameters
 #: Short names of the runs for table headers.
 SHORT: dict[str, str] = {"original": "run A (original)", "retrained": "run B (retrained)"}
 
-#: The files each cell must have written (beside the steps' JSON metrics).
-CELL_FILES: tuple[str, ...] = ("history.csv", "reconstructions.npy", "originals.npy", "samples.npy",
-                               "chain.gif", "chain-filmstrip.png")
+#: The files the report reads from every cell (beside the steps' JSON metrics) …
+CELL_FILES: tuple[str, ...] = ("history.csv",)
+#: … and from the cells of each run's first seed, whose pictures the figures show (the committed
+#: study keeps these for the first seed only: .gitignore).
+PICTURE_FILES: tuple[str, ...] = ("reconstructions.npy", "originals.npy", "samples.npy",
+                                  "chain.gif", "chain-filmstrip.png")
 
 
 def load_cell(profile: str, run: str, arch: str, reports_dir: str = "reports",
-              seed: int = 0) -> dict[str, Any]:
-    """Everything one (run, seed, arch) cell wrote: its JSON metrics by step, history, arrays.
+              seed: int = 0, pictures: bool = True) -> dict[str, Any]:
+    """Everything one (run, seed, arch) cell wrote: its JSON metrics by step, history and — with
+    ``pictures`` — its arrays, GIF and filmstrip (:data:`PICTURE_FILES`).
 
     A missing artifact raises an error naming the cell and the command that makes it.
     """
@@ -30,7 +34,8 @@ def load_cell(profile: str, run: str, arch: str, reports_dir: str = "reports",
     import pandas as pd
 
     folder = layout.cell_dir(profile, run, seed, arch, reports_dir)
-    needed = [f"{s}.json" for s in layout.CELL_STEPS] + list(CELL_FILES)
+    needed = ([f"{s}.json" for s in layout.CELL_STEPS] + list(CELL_FILES)
+              + list(PICTURE_FILES if pictures else ()))
     missing = [n for n in needed if not (folder / n).exists()]
     if missing:
         raise FileNotFoundError(f"{folder} lacks {', '.join(missing)}; run `make report "
@@ -38,11 +43,12 @@ def load_cell(profile: str, run: str, arch: str, reports_dir: str = "reports",
     cell: dict[str, Any] = {s: json.loads((folder / f"{s}.json").read_text())
                             for s in layout.CELL_STEPS}
     cell["history"] = pd.read_csv(folder / "history.csv")
-    for name in ("reconstructions", "originals", "samples"):
-        cell[name] = np.load(folder / f"{name}.npy")
-    cell["gif"] = folder / "chain.gif"
-    cell["filmstrip"] = folder / "chain-filmstrip.png"
     cell["folder"] = folder
+    if pictures:
+        for name in ("reconstructions", "originals", "samples"):
+            cell[name] = np.load(folder / f"{name}.npy")
+        cell["gif"] = folder / "chain.gif"
+        cell["filmstrip"] = folder / "chain-filmstrip.png"
     return cell
 
 
@@ -123,7 +129,7 @@ def load_study(profile: str, reports_dir: str = "reports", runs: list[str] | Non
         params[r], note = _run_parameters(profile, r, archs[0], reports_dir)
         notes += [note] if note else []
     seeds = {r: list(params[r].get("seeds", [0])) for r in runs}
-    cells = {(r, s, a): load_cell(profile, r, a, reports_dir, seed=s)
+    cells = {(r, s, a): load_cell(profile, r, a, reports_dir, seed=s, pictures=s == seeds[r][0])
              for r in runs for s in seeds[r] for a in archs}
     clf = layout.classifier_dir(profile, reports_dir) / "classifier.json"
     if not clf.exists():
