@@ -20,9 +20,11 @@ KERNEL := vae-report
 
 # The DAG is the Snakefile's; RUNS and ARCHS narrow it (default: every run of params/runs/ and
 # every architecture of vae_core.ARCHS), EXECUTOR=slurm sends its jobs to a Slurm cluster.
-SNAKEMAKE = $(VENV)/bin/snakemake --cores $(JOBS) --config profile=$(PROFILE) \
-	$(if $(RUNS),runs="$(RUNS)") $(if $(ARCHS),archs="$(ARCHS)") \
-	$(if $(filter slurm,$(EXECUTOR)),--profile profiles/slurm) $(SNAKEMAKE_ARGS)
+# $(call SNAKEMAKE,targets and options): they go first, since `--config` takes every word after
+# it (a target after it would be read as a config entry).
+SNAKEMAKE = $(VENV)/bin/snakemake $(1) --cores $(JOBS) \
+	$(if $(filter slurm,$(EXECUTOR)),--profile profiles/slurm) $(SNAKEMAKE_ARGS) \
+	--config profile=$(PROFILE) $(if $(RUNS),runs="$(RUNS)") $(if $(ARCHS),archs="$(ARCHS)")
 
 ## ---- set-up ------------------------------------------------------------------------------
 $(STAMP): requirements.txt
@@ -44,15 +46,15 @@ latex: ## install xelatex + pandoc for the PDF (Debian packages) when missing
 ## ---- the study ---------------------------------------------------------------------------
 .PHONY: report
 report: $(STAMP) ## render the study to reports/$(PROFILE)/report.{html,pdf} (PROFILE=full|quick, JOBS=2, EXECUTOR=local|slurm)
-	$(SNAKEMAKE)
+	$(call SNAKEMAKE)
 
 .PHONY: cells
 cells: $(STAMP) ## run every (run, seed, architecture) notebook that is out of date, not the report
-	$(SNAKEMAKE) cells
+	$(call SNAKEMAKE,cells)
 
 .PHONY: dry-run
 dry-run: $(STAMP) ## list the jobs `make report` would run now, and why
-	$(SNAKEMAKE) --dry-run --quiet rules
+	$(call SNAKEMAKE,--dry-run --quiet rules)
 
 ## ---- development -------------------------------------------------------------------------
 .PHONY: test

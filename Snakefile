@@ -17,12 +17,17 @@ sys.path.insert(0, workflow.basedir)
 import vae_core
 from vae_report import layout
 from vae_report import workflow as wf
+from vae_report.errors import ParameterError
 from vae_report.params import parameter_files
 
 PROFILE = str(config.get("profile", "full"))
 RUNS = wf.words(config.get("runs", " ".join(wf.RUNS)))
 ARCHS = wf.words(config.get("archs", " ".join(vae_core.ARCHS)))
-wf.check_selection(PROFILE, RUNS, ARCHS)          # before any work: names the valid choices
+try:                       # before any work: one line naming the problem, the file and the fix
+    wf.check_selection(PROFILE, RUNS, ARCHS)      # the valid choices named
+    wf.check_parameters(PROFILE, RUNS)            # every layer, each error with its file and line
+except ParameterError as exc:
+    sys.exit(f"error: {exc}")
 SEEDS = {run: wf.run_seeds(run, PROFILE) for run in RUNS}
 STEPS = ["02-elbo", "03-collapse", "04-samples", "05-chain"]
 JUDGED = ["04-samples", "05-chain"]               # the steps that ask the digit classifier
@@ -62,6 +67,12 @@ def each_cell(pattern, **fixed):
 
 def cells(step):
     return each_cell(CELL, step=step)
+
+
+# Reused weights are checked before the plan is made (a cheap read of each archive's
+# directory): a truncated checkpoint or classifier would otherwise pass for done.
+for _note in wf.set_aside_damaged(each_cell(CHECKPOINT) + [WEIGHTS]):
+    print(f"warning: {_note}", file=sys.stderr)
 
 
 wildcard_constraints:

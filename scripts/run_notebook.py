@@ -7,8 +7,13 @@ wins), then the ``-p`` values (read as YAML: ``-p seed 2`` is the integer 2). Th
 into ``.<name>.partial.ipynb`` beside OUTPUT and takes OUTPUT's name only when every cell ran, so
 a partial notebook never takes a finished one's name; a failed run is kept as
 ``<name>.failed.ipynb`` with its cell outputs in ``<name>.log``. One line is printed when the
-notebook starts and one when it ends; a failure prints the notebook's error and the end of its
-log; Ctrl-C prints "interrupted" (exit status 130) instead of a traceback.
+notebook starts and one when it ends; a failure prints one FAILED line with the notebook's error
+and the end of its log; Ctrl-C prints "interrupted" (exit status 130) instead of a traceback.
+
+The kernel talks over IPC sockets in a folder of its own (``vae_report.kernels``), so kernels
+started at the same moment cannot collide. A kernel that dies before it answers, or does not
+answer within ``--kernel-timeout`` seconds, is killed and the notebook started once more; a
+second such failure is one FAILED line naming the cause. No partial file is left either way.
 """
 from __future__ import annotations
 
@@ -20,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # vae_report, also without .venv's .pth
+
 # jsonschema (loaded by nbformat) imports the optional `rfc3987_syntax` only to offer an "iri"
 # format check, and that module compiles a grammar at import time: 1.1 s of the 2.4 s papermill
 # needed to run an empty notebook here. nbformat's schema has no IRI fields, so hiding the module
@@ -28,6 +35,11 @@ from pathlib import Path
 sys.modules.setdefault("rfc3987_syntax", None)
 
 KERNEL = "vae-report"
+#: Seconds a kernel may take to answer its first message: ≈ 2 s here, far more on a loaded node
+#: or CI machine; past it the kernel is killed and the notebook started once more.
+KERNEL_TIMEOUT = 120
+#: How often a notebook is started when its kernel fails to start (the first try included).
+KERNEL_TRIES = 2
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -39,6 +51,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("-p", dest="values", action="append", default=[], nargs=2,
                     metavar=("KEY", "VALUE"), help="one parameter (repeatable; after the files)")
     ap.add_argument("--label", default=None, help="what the progress lines call this run")
+    ap.add_argument("--kernel-timeout", type=float, default=KERNEL_TIMEOUT,
+                    help=f"seconds the kernel may take to answer (default {KERNEL_TIMEOUT})")
     return ap.parse_args(argv)
 
 
@@ -81,10 +95,34 @@ def _on_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _kernel_failure(exc: BaseException) -> str | None:
+    """What went wrong, when ``exc`` says the kernel died or never answered (worth a second
+    start: the next kernel gets fresh sockets and a fresh process), else None."""
+    from nbclient.exceptions import DeadKernelError
+
+    text = f"{type(exc).__name__}: {exc}".strip()
+    if isinstance(exc, (DeadKernelError, TimeoutError)):
+        return text
+    if isinstance(exc, RuntimeError) and ("Kernel died" in text or "didn't respond" in text):
+        return text
+    if type(exc).__module__.startswith("zmq"):        # e.g. "Address already in use"
+        return text
+    return None
+
+
+def _execute(notebook: Path, partial: Path, params: dict, timeout: float) -> None:
+    import papermill
+
+    from vae_report.kernels import KERNEL_MANAGER
+
+    papermill.execute_notebook(str(notebook), str(partial), parameters=params,
+                               kernel_name=KERNEL, progress_bar=False, log_output=True,
+                               start_timeout=timeout, kernel_manager_class=KERNEL_MANAGER)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     signal.signal(signal.SIGINT, _on_interrupt)
-    import papermill
     from papermill.exceptions import PapermillExecutionError
 
     out = args.output
@@ -99,11 +137,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[{stamp()}] start {label}", flush=True)
     handler, console = _log_to(log)
     try:
-        papermill.execute_notebook(str(args.notebook), str(partial), parameters=params,
-                                   kernel_name=KERNEL, progress_bar=False, log_output=True,
-                                   # a kernel starts in 2 s here, but a loaded node or CI
-                                   # machine can take longer than papermill's default 60 s
-                                   start_timeout=600)
+        for attempt in range(1, KERNEL_TRIES + 1):
+            try:
+                _execute(args.notebook, partial, params, args.kernel_timeout)
+                break
+            except Exception as exc:                  # sorted below: a kernel, or the code
+                cause = _kernel_failure(exc)
+                if cause is None:
+                    raise
+                partial.unlink(missing_ok=True)
+                if attempt == KERNEL_TRIES:
+                    print(f"[{stamp()}] FAILED {label} after {time.time() - start:.0f} s: its "
+                          f"kernel failed {KERNEL_TRIES} times ({cause}); log: {log}",
+                          file=console)
+                    return 1
+                print(f"[{stamp()}] retry {label}: its kernel failed ({cause}); starting it once "
+                      f"more", file=console)
         if _INTERRUPTED:
             raise KeyboardInterrupt
     except KeyboardInterrupt:
@@ -116,6 +165,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{stamp()}] FAILED {label} after {time.time() - start:.0f} s: "
               f"{exc.ename}: {exc.evalue}\n  executed notebook: {failed}   log: {log}; its end:\n"
               f"{_tail(log)}", file=console)
+        return 1
+    except Exception as exc:                          # papermill's own errors, a missing file…
+        partial.unlink(missing_ok=True)
+        print(f"[{stamp()}] FAILED {label} after {time.time() - start:.0f} s: "
+              f"{type(exc).__name__}: {exc}; log: {log}", file=console)
         return 1
     finally:
         logging.getLogger().removeHandler(handler)

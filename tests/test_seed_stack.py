@@ -167,7 +167,7 @@ def test_a_nan_in_one_seed_names_it_and_keeps_every_last_good_checkpoint(blobs, 
     ckpt["model"]["decoder_head.weight"][0, 0] = float("nan")        # seed 1 goes bad
     torch.save(ckpt, partial)
     before = {s: checkpoints.in_progress_path(p).read_bytes() for s, p in paths.items()}
-    with pytest.raises(NonFiniteLossError, match=r"seed 1 became non-finite at epoch 2, step 0") as err:
+    with pytest.raises(NonFiniteLossError, match=r"seed 1 became non-finite at epoch 2, step 1 ") as err:
         training.train_seeds(_cfg(), SEEDS, blobs[:320], blobs[500:], paths, progress=False)
     assert "last good epoch (1)" in str(err.value)
     after = {s: checkpoints.in_progress_path(p).read_bytes() for s, p in paths.items()}

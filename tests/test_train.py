@@ -201,3 +201,31 @@ def test_corrupt_checkpoint_message(tmp_path):
     torch.save({"model": {}}, p)
     with pytest.raises(DataError, match="lacks optimizer, rng, history, config, meta"):
         checkpoints.load_model(p)
+
+
+def test_a_resumed_run_says_from_which_epoch(blobs, tmp_path, caplog):
+    class Stop(Exception):
+        pass
+
+    def stop(epoch, history):
+        raise Stop
+    with pytest.raises(Stop):
+        training.train(_config(epochs=2), blobs[:64], blobs[500:], tmp_path / "c.pt",
+                       progress=False, on_epoch_end=stop)
+    with caplog.at_level("INFO", logger="vae_report.training"):
+        training.train(_config(epochs=2), blobs[:64], blobs[500:], tmp_path / "c.pt", progress=False)
+    assert "seed 0: resumes after epoch 1 of 2 (c.partial.pt)" in caplog.messages
+
+
+def test_an_interrupted_save_leaves_no_temporary_file(tmp_path, monkeypatch):
+    from vae_report import files
+
+    def interrupted(obj, path):
+        path.write_bytes(b"half a checkpoint")
+        raise KeyboardInterrupt
+    monkeypatch.setattr(files.torch, "save", interrupted)
+    (tmp_path / "c.pt").write_bytes(b"the last epoch")
+    with pytest.raises(KeyboardInterrupt):
+        files.atomic_torch_save({"a": 1}, tmp_path / "c.pt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pt"]
+    assert (tmp_path / "c.pt").read_bytes() == b"the last epoch"

@@ -286,3 +286,41 @@ def test_training_jobs_run_the_costliest_first():
                    key=lambda ra: -workflow.training_priority("full", *ra))
     assert order[0] == ("original", "deep-512-256-128") and order[-1] == ("retrained", "vanilla")
     assert all(10 <= workflow.training_priority("full", r, a) < 20 for r, a in order)
+
+
+@pytest.mark.parametrize("line, message", [
+    ('epochs: "two"', "epochs: expected int, got str 'two' — set in params/profiles/quick.yaml, line 3"),
+    ("epochs: null", "epochs: expected int, got NoneType None — set in params/profiles/quick.yaml, line 3"),
+    ("learning_rate: 0.001", "'learning_rate' (params/profiles/quick.yaml, line 3; did you mean 'lr'?)"),
+    ("seeds: 0", "seeds: expected list, got int 0 — set in params/profiles/quick.yaml, line 3"),
+    ("epochs: [2", "params/profiles/quick.yaml, line 4: not valid YAML"),
+])
+def test_a_bad_parameter_file_stops_the_workflow_naming_the_file_and_line(line, message, tmp_path):
+    root = _scratch(tmp_path)
+    profile = root / "params" / "profiles" / "quick.yaml"
+    kept = [l for l in profile.read_text().splitlines() if not l.startswith("epochs:")]
+    profile.write_text("\n".join(kept[:2] + [line] + kept[2:]) + "\n")
+    out = _dry_run(root, "profile=quick")
+    text = out.stderr + out.stdout
+    assert out.returncode != 0 and message in text, text[-2000:]
+    assert "Traceback" not in text and "invalid literal" not in text
+
+
+def test_a_damaged_classifier_or_checkpoint_is_set_aside_and_rebuilt(tmp_path):
+    import torch
+
+    root = _scratch(tmp_path)
+    weights = root / "checkpoints" / "quick" / "classifier.pt"
+    weights.parent.mkdir(parents=True)
+    torch.save({"model": {"w": torch.zeros(1000)}}, weights)
+    whole = weights.read_bytes()
+    weights.write_bytes(whole[: len(whole) // 2])                  # truncated
+    ckpt = root / "checkpoints" / "quick" / "original" / "seed-0" / "vanilla.pt"
+    ckpt.parent.mkdir(parents=True)
+    torch.save({"model": {}}, ckpt)                                 # whole: left alone
+    out = _dry_run(root, "profile=quick", "runs=original", "archs=vanilla")
+    assert out.returncode == 0, out.stderr
+    assert "checkpoints/quick/classifier.pt is damaged" in out.stderr
+    assert (weights.parent / "classifier.pt.damaged").read_bytes() == whole[: len(whole) // 2]
+    assert not weights.exists() and ckpt.exists()
+    assert "classifier" in {rule for rule, _ in _planned(out.stdout)}

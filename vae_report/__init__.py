@@ -13,7 +13,8 @@ and touches no global RNG.
 ``fast_step``       the hand-written ELBO gradient and the direct fused-Adam call (a backend)
 ``seed_stack``      a run's seeds of one architecture trained side by side as one stacked model
 ``training``        the trainer: config, history, backends, resume, NaN checks, seeds together
-``checkpoints``     the checkpoint format: what is saved, loading it, rebuilding the model
+``checkpoints``     the checkpoint format: what is saved, loading it, rebuilding the model; the
+                    published float16 weights
 ``evaluation``      test ELBO, active units, reconstructions, decoder samples
 ``iwae``            the importance-weighted bound and its curve against K
 ``discrete``        the likelihood of 8-bit pixels (bins of the decoder Gaussian), in nats ≤ 0
@@ -27,5 +28,7 @@ and touches no global RNG.
 ``seed_reference``  the seed report's own numbers (Tables 1–4), in one place
 ``report``          gathering the cells' artifacts into the report's tables
 ``verdicts``        the seed's claims and the rules that judge them
+``explore``         loading a trained model by name, and the views that look inside it
+``widgets``         sliders and buttons on those views, for JupyterLab (imports ipywidgets)
 ==================  ===========================================================================
 """

@@ -177,4 +177,3 @@ def load_classifier(path: str | os.PathLike, device: str | torch.device = "cpu")
     net = DigitClassifier().to(device)
     net.load_state_dict(saved["model"])
     return net.eval()
-

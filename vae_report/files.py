@@ -24,12 +24,32 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` to a temporary file, then rename: a kill mid-write leaves the old file."""
+    """``torch.save`` to a temporary file, then rename: a kill mid-write leaves the old file, and
+    no temporary file (removed on any failure, Ctrl-C included)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temporary_name(path)
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def torch_file_problem(path: str | os.PathLike) -> str | None:
+    """Why the ``torch.save`` file at ``path`` cannot be loaded — truncated, not a zip archive
+    — or None when its archive is whole. Cheap: reads the zip's directory at the file's end
+    (where a truncated file is missing it), not the tensors."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if not any(name.endswith("data.pkl") for name in archive.namelist()):
+                return "not a torch.save archive (no data.pkl)"
+    except (zipfile.BadZipFile, OSError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def write_json(obj: Any, path: str | os.PathLike) -> None:

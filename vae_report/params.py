@@ -16,7 +16,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import vae_core
 
@@ -33,6 +33,15 @@ RUNS: dict[str, str] = {"original": "run A (original: batch 16, default init)",
 BACKENDS: tuple[str, ...] = ("auto", "fast", "autograd")
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+#: Common names of other codebases → ours, for "did you mean" (difflib misses most of them).
+ALIASES: dict[str, str] = {
+    "learning_rate": "lr", "learningrate": "lr", "n_epochs": "epochs", "num_epochs": "epochs",
+    "max_epochs": "epochs", "batchsize": "batch_size", "bs": "batch_size",
+    "latent": "latent_dim", "latent_size": "latent_dim", "z_dim": "latent_dim",
+    "zdim": "latent_dim", "validation_split": "val_split", "valid_split": "val_split",
+    "architecture": "arch", "model": "arch", "random_seed": "seed", "weight_init": "init",
+    "initialization": "init", "k": "iw_samples", "importance_samples": "iw_samples"}
 
 
 @dataclass
@@ -229,6 +238,17 @@ def parameter_types() -> dict[str, Any]:
     return typing.get_type_hints(StudyParams)
 
 
+def suggestion(name: str, known: Iterable[str]) -> str | None:
+    """The known parameter ``name`` probably means: an alias (``learning_rate`` → ``lr``) or the
+    closest spelling; None when nothing is close."""
+    known = list(known)
+    alias = ALIASES.get(name.lower())
+    if alias in known:
+        return alias
+    close = difflib.get_close_matches(name, known, n=1)
+    return close[0] if close else None
+
+
 def check_params(namespace: Mapping[str, Any]) -> StudyParams:
     """Build :class:`StudyParams` from a notebook's globals, refusing unknown keys and wrong types.
 
@@ -248,18 +268,71 @@ def check_params(namespace: Mapping[str, Any]) -> StudyParams:
     if unknown:
         named = []
         for name in unknown:
-            close = difflib.get_close_matches(name, hints, n=1)
-            named.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            close = suggestion(name, hints)
+            named.append(f"{name!r}" + (f" (did you mean {close!r}?)" if close else ""))
         raise ParameterError(f"unknown parameter(s) {', '.join(named)}; known parameters: "
                              f"{', '.join(hints)}. Fix the YAML file or the -p option.")
     return StudyParams(**values).validate()
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """A YAML file as a dict (an empty file is ``{}``)."""
+    """A YAML file as a dict (an empty file is ``{}``); a ParameterError naming the file and the
+    line when it is not YAML or not a mapping of keys to values."""
     import yaml
 
-    return yaml.safe_load(Path(path).read_text()) or {}
+    try:
+        loaded = yaml.safe_load(Path(path).read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark else ""
+        raise ParameterError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)}); "
+                             f"write one `key: value` per line") from None
+    if not isinstance(loaded, dict):
+        raise ParameterError(f"{path}: expected `key: value` lines, got a {type(loaded).__name__}")
+    return loaded
+
+
+def _line_of(text: str, key: str) -> int | None:
+    """The 1-based line where the flat YAML ``text`` sets ``key``."""
+    match = re.search(rf"^{re.escape(key)}\s*:", text, re.M)
+    return text.count("\n", 0, match.start()) + 1 if match else None
+
+
+def layer_sources(profile: str, run: str | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+    """The merged layers (as :func:`study_parameters`) and, for every key, where its value was
+    set: ``"params/profiles/quick.yaml, line 3"`` (the last layer that sets it wins)."""
+    merged: dict[str, Any] = {}
+    where: dict[str, str] = {}
+    for name in parameter_files(profile, run):
+        path = layout.project_path(name)
+        values = read_yaml(path)
+        text = path.read_text()
+        for key, value in values.items():
+            merged[key] = value
+            line = _line_of(text, str(key))
+            where[key] = f"{name}, line {line}" if line else name
+    return merged, where
+
+
+def check_layers(profile: str, run: str | None = None) -> StudyParams:
+    """Check the parameter files of ``run`` under ``profile`` as the notebooks will receive them
+    — unknown keys, wrong types, bad values — before any work; each error names the file and
+    the line that set the value, and the fix. The Snakefile calls it at parse time."""
+    merged, where = layer_sources(profile, run)
+    hints = parameter_types()
+    unknown = [k for k in merged if k not in hints]
+    if unknown:
+        named = [f"{k!r} ({where[k]}" + (f"; did you mean {suggestion(k, hints)!r}?)"
+                                         if suggestion(k, hints) else ")") for k in unknown]
+        raise ParameterError(f"unknown parameter(s) {', '.join(named)}: rename or delete it; "
+                             f"known parameters: {', '.join(hints)}")
+    try:
+        return check_params(merged)
+    except ParameterError as exc:
+        key = str(exc).split(":", 1)[0]
+        if key in where:
+            raise ParameterError(f"{exc} — set in {where[key]}: fix it there") from None
+        raise
 
 
 def parameter_files(profile: str, run: str | None = None) -> list[str]:

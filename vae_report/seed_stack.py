@@ -223,5 +223,6 @@ def raise_if_not_finite(elbo_sums: Tensor, epoch: int, batch_size: int,
     s = min(range(len(first)), key=first.__getitem__)
     who = "training loss" if seeds is None else f"training loss of seed {seeds[s]}"
     raise NonFiniteLossError(
-        f"{who} became non-finite at epoch {epoch}, step {first[s]} (batch size {batch_size}). "
+        f"{who} became non-finite at epoch {epoch}, step {first[s] + 1} (both counted from 1; "
+        f"batch size {batch_size}). "
         "Try a lower lr or a larger batch size.")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import os
 import time
@@ -37,6 +38,9 @@ from .errors import NonFiniteLossError
 from .seed_stack import (SeedStack, raise_if_not_finite, stack_problem, stacking_pays,
                          train_stack_epoch)
 from .evaluation import evaluate_elbo
+
+#: Says which runs resume from which epoch (scripts/train_seeds.py prints it).
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -258,6 +262,10 @@ def _start(config: TrainConfig, checkpoint: str | os.PathLike, device: torch.dev
         optimizer.load_state_dict(ckpt["optimizer"])
         _set_rng_state(ckpt["rng"], perm_gen, noise_gen)
         history = History.from_dict(ckpt["history"])
+        done = len(history.epoch)
+        log.info("seed %d: %s", config.seed,
+                 f"resumes after epoch {done} of {config.epochs} ({resume_from.name})"
+                 if done < config.epochs else f"all {config.epochs} epochs done ({resume_from.name})")
     ran = {"requested": config.backend, "used": backend, "auto_reason": reason,
            "fast_ops": fast_step.checked_ops(device).description if backend == "fast" else None}
     meta = {**json.loads(json.dumps(meta or {})), "training_backend": ran}

@@ -19,7 +19,7 @@ import vae_core
 
 from . import layout
 from .errors import ParameterError
-from .params import RUNS, study_parameters
+from .params import RUNS, check_layers, layer_sources, study_parameters
 
 PACKAGE = "vae_report"
 
@@ -51,18 +51,45 @@ def check_selection(profile: str, runs: Iterable[str], archs: Iterable[str]) -> 
         raise ParameterError("; ".join(problems))
 
 
+def check_parameters(profile: str, runs: Iterable[str]) -> None:
+    """Every parameter layer a job of the selection merges — the profile's alone (the
+    classifier) and each run's — checked before any work, each error naming its file and line
+    (:func:`params.check_layers`)."""
+    check_layers(profile)
+    for run in runs:
+        check_layers(profile, run)
+
+
+def set_aside_damaged(paths: Iterable[str | Path]) -> list[str]:
+    """Move every existing file of ``paths`` that is not a whole ``torch.save`` archive (a
+    truncated checkpoint or classifier) to ``<name>.damaged``, so that the workflow sees it
+    missing and rebuilds it; one message per file moved. Nothing is deleted."""
+    from .files import torch_file_problem
+
+    moved = []
+    for path in map(layout.project_path, paths):
+        problem = torch_file_problem(path) if path.exists() else None
+        if problem:
+            aside = path.with_name(path.name + ".damaged")
+            path.replace(aside)
+            moved.append(f"{layout.relative(path)} is damaged ({problem}): moved to "
+                         f"{aside.name}, it will be rebuilt")
+    return moved
+
+
 def run_seeds(run: str, profile: str) -> list[int]:
     """The ``seeds`` of ``run`` after merging its parameter files (default ``[0]``)."""
-    return _seeds(study_parameters(profile, run), run)
+    merged, where = layer_sources(profile, run)
+    return _seeds(merged, run, where.get("seeds", f"params/runs/{run}.yaml"))
 
 
-def _seeds(merged: dict[str, Any], run: str) -> list[int]:
-    """The checked ``seeds`` of a run's merged parameters."""
+def _seeds(merged: dict[str, Any], run: str, where: str) -> list[int]:
+    """The checked ``seeds`` of a run's merged parameters; ``where`` names what set them."""
     seeds = merged.get("seeds", [0])
     if (not isinstance(seeds, list) or not seeds
             or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)):
         raise ParameterError(f"seeds of run {run!r}: must be a list of integers such as "
-                             f"[0, 1, 2] in params/runs/{run}.yaml, got {seeds!r}")
+                             f"[0, 1, 2], got {seeds!r} — set in {where}: fix it there")
     return seeds
 
 
@@ -76,8 +103,8 @@ def training_minutes(profile: str, run: str) -> int:
     """A generous wall-time limit for one training job (all the run's seeds of one architecture)
     on a scheduler: the slowest model took 13 s an epoch on one CPU thread here (22 min for 100
     epochs), so 30 s an epoch per seed plus 10 minutes of start-up and evaluation."""
-    merged = study_parameters(profile, run)
-    return 10 + (int(merged.get("epochs", 100)) * len(_seeds(merged, run)) + 1) // 2
+    epochs = study_parameters(profile, run).get("epochs", 100)      # checked: check_parameters
+    return 10 + (int(epochs) * len(run_seeds(run, profile)) + 1) // 2
 
 
 def training_priority(profile: str, run: str, arch: str) -> float:
