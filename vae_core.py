@@ -87,10 +87,12 @@ class Posterior:
     mean: Tensor
     std: Tensor
 
-    def sample(self, generator: torch.Generator | None = None) -> Tensor:
-        """Reparameterised draw ``z = mean + std * eps``, ``[B, D]``."""
-        eps = torch.randn(self.mean.shape, generator=generator, device=self.mean.device,
-                          dtype=self.mean.dtype)
+    def sample(self, generator: torch.Generator | None = None, eps: Tensor | None = None) -> Tensor:
+        """Reparameterised draw ``z = mean + std * eps``, ``[B, D]``; ``eps`` drawn from
+        ``generator`` unless given (standard normal, ``[B, D]``)."""
+        if eps is None:
+            eps = torch.randn(self.mean.shape, generator=generator, device=self.mean.device,
+                              dtype=self.mean.dtype)
         return self.mean + self.std * eps
 
 
@@ -216,14 +218,16 @@ def kl_to_standard_normal(q: Posterior) -> Tensor:
     return 0.5 * (var + q.mean.square() - 1.0) - torch.log(q.std)
 
 
-def elbo_terms(model: VAE, x: Tensor, generator: torch.Generator | None = None) -> ELBOTerms:
-    """One-sample ELBO of ``x [B, 784]`` under ``model`` (reparameterised, differentiable).
+def elbo_terms(model: VAE, x: Tensor, generator: torch.Generator | None = None,
+               eps: Tensor | None = None) -> ELBOTerms:
+    """One-sample ELBO of ``x [B, 784]`` under ``model`` (reparameterised, differentiable); the
+    noise ``eps [B, D]`` is drawn from ``generator`` unless given.
 
     The reference definition: the autograd training backend minimises ``.loss``; the fast step
     (``vae_report.fast_step``) and the importance-weighted bound (``vae_report.iwae``) are
     checked against it by tests.
     """
     q = model.encode(x)
-    z = q.sample(generator)
+    z = q.sample(generator, eps)
     log_lik = gaussian_log_likelihood(x, model.decode(z), model.decoder_std)
     return ELBOTerms(log_lik=log_lik, kl_per_dim=kl_to_standard_normal(q))

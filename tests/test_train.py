@@ -229,3 +229,43 @@ def test_an_interrupted_save_leaves_no_temporary_file(tmp_path, monkeypatch):
         files.atomic_torch_save({"a": 1}, tmp_path / "c.pt")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pt"]
     assert (tmp_path / "c.pt").read_bytes() == b"the last epoch"
+
+
+def test_checkpoints_load_on_the_cpu_whatever_the_device(blobs, tmp_path):
+    """A checkpoint's generator states must stay CPU byte tensors: loading them onto the GPU
+    made every resume (and every 01-train notebook) fail with "RNG state must be a
+    torch.ByteTensor". "meta" stands in for a device that is not the CPU."""
+    training.train(_config(epochs=1), blobs[:64], blobs[500:], tmp_path / "c.pt", progress=False)
+    model, ckpt = checkpoints.load_model(tmp_path / "c.pt", device="meta")
+    assert next(model.parameters()).device.type == "meta"
+    assert ckpt["rng"]["noise_device"] == "cpu"
+    for name in ("perm", "noise", "torch"):
+        state = ckpt["rng"][name]
+        assert state.device.type == "cpu" and state.dtype == torch.uint8, name
+
+
+def test_a_checkpoint_drawn_on_another_kind_of_generator_names_the_fix(blobs, tmp_path):
+    training.train(_config(epochs=1), blobs[:64], blobs[500:], tmp_path / "c.pt", progress=False)
+    ckpt = torch.load(tmp_path / "c.pt", weights_only=True)
+    ckpt["rng"]["noise_device"] = "cuda"
+    torch.save(ckpt, tmp_path / "c.pt")
+    with pytest.raises(ValueError, match=r"holds a cuda noise generator's state.*delete it"):
+        training.train(_config(epochs=2), blobs[:64], blobs[500:], tmp_path / "c.pt",
+                       progress=False)
+
+
+@pytest.mark.parametrize("n, batch, latent", [(48, 16, 64), (40, 16, 64), (33, 8, 64), (30, 4, 8)])
+def test_one_draw_per_epoch_equals_one_draw_per_step(n, batch, latent):
+    """The epoch's noise is drawn in one call (devices.epoch_draws), which must give exactly the
+    per-step draws the trainer made before: the same numbers and the same generator state after."""
+    from vae_report.devices import epoch_draws
+
+    per_step = torch.Generator().manual_seed(3)
+    perm_gen = torch.Generator().manual_seed(2)
+    expected_perm = torch.randperm(n, generator=perm_gen)
+    expected = torch.cat([torch.randn((min(batch, n - i), latent), generator=per_step)
+                          for i in range(0, n, batch)])
+    perm, eps = epoch_draws(torch.Generator().manual_seed(2), (g := torch.Generator().manual_seed(3)),
+                            n, latent, torch.float32, "cpu")
+    assert torch.equal(perm, expected_perm) and torch.equal(eps, expected)
+    assert torch.equal(g.get_state(), per_step.get_state())

@@ -46,8 +46,10 @@ def save_checkpoint(path: str | os.PathLike, **parts: Any) -> None:
     atomic_torch_save({key: parts[key] for key in CHECKPOINT_KEYS}, path)
 
 
-def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint written by ``training.train``; a clear error when missing or damaged."""
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a checkpoint written by ``training.train`` onto the CPU (its generator states must
+    stay CPU byte tensors; ``load_state_dict`` moves weights and optimiser state to their
+    device); a clear error when missing or damaged."""
     path = Path(path)
     if not path.exists():
         unfinished = in_progress_path(path)
@@ -55,7 +57,7 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
                  if unfinished.exists() else "")
         raise FileNotFoundError(f"checkpoint {path} does not exist; {state}run the training "
                                 f"notebook (01-train) for this architecture and run first")
-    ckpt = torch_load_or_explain(path, "checkpoint", "delete it and retrain", device)
+    ckpt = torch_load_or_explain(path, "checkpoint", "delete it and retrain")
     missing = [k for k in CHECKPOINT_KEYS if not isinstance(ckpt, dict) or k not in ckpt]
     if missing:
         raise DataError(f"checkpoint {path} lacks {', '.join(missing)}: it was not written by "
@@ -70,12 +72,11 @@ def load_model(path: str | os.PathLike,
     The model is rebuilt from the checkpoint's config with ``vae_core.build_model``, so this
     serves the architectures of ``vae_core.ARCHS``.
     """
-    ckpt = load_checkpoint(path, device)
+    ckpt = load_checkpoint(path)
     cfg = ckpt["config"]
-    model = vae_core.build_model(cfg["arch"], cfg["latent_dim"], cfg["init"]).to(device)
+    model = vae_core.build_model(cfg["arch"], cfg["latent_dim"], cfg["init"])
     model.load_state_dict(ckpt["model"])
-    model.eval()
-    return model, ckpt
+    return model.to(device).eval(), ckpt
 
 
 # --------------------------------------------------------------------------------------------

@@ -318,16 +318,18 @@ def allocate_grads(model: nn.Module) -> None:
 
 @torch.no_grad()
 def elbo_step(model: VAE, x: Tensor, generator: torch.Generator | None = None,
-              ops: FastOps | None = None) -> Tensor:
+              ops: FastOps | None = None, eps: Tensor | None = None) -> Tensor:
     """One-sample ELBO of ``x [B, 784]`` and the gradient of the loss ``-mean(ELBO)``.
 
     The gradient goes into each parameter's ``.grad`` (overwritten, not accumulated; call
     :func:`allocate_grads` once first). Returns the per-image ELBO ``[B]`` (nats). The noise is
-    drawn exactly as in ``vae_core.elbo_terms``, so both give the same numbers for the same
-    generator. ``ops`` defaults to :func:`checked_ops` for ``x``'s device.
+    ``eps [B, D]`` when given, else drawn exactly as in ``vae_core.elbo_terms``, so both give
+    the same numbers for the same noise. ``ops`` defaults to :func:`checked_ops` for ``x``'s
+    device.
     """
-    eps = torch.randn((x.shape[0], model.latent_dim), generator=generator, device=x.device,
-                      dtype=x.dtype)
+    if eps is None:
+        eps = torch.randn((x.shape[0], model.latent_dim), generator=generator, device=x.device,
+                          dtype=x.dtype)
     encoder, decoder = model_layers(model)
     rho = model.decoder_raw_std
     return elbo_and_gradient(encoder, decoder, rho, rho.grad, x, eps,   # type: ignore[arg-type]

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from vae_core import VAE
 
 from . import fast_step
+from .devices import epoch_draws
 from .errors import NonFiniteLossError
 
 
@@ -195,14 +196,15 @@ def train_stack_epoch(stack: SeedStack, x: Tensor, batch_size: int,
     for model in stack.models:
         model.train()
     n, device = len(x), x.device
-    perms = torch.stack([torch.randperm(n, generator=g) for g in perm_gens]).to(device)
+    draws = [epoch_draws(p, g, n, stack.latent_dim, x.dtype, device)
+             for p, g in zip(perm_gens, noise_gens)]
+    perms = torch.stack([perm for perm, _ in draws])                     # [S, N]
+    noise = torch.stack([eps for _, eps in draws])                       # [S, N, D]
     n_steps = math.ceil(n / batch_size)
     elbo_sums = torch.zeros(stack.size, n_steps, device=device, dtype=x.dtype)
     for step in range(n_steps):
         xb = stacked_batches(x, perms, step, batch_size)
-        eps = torch.stack([torch.randn((xb.shape[1], stack.latent_dim), generator=g, device=device,
-                                       dtype=x.dtype) for g in noise_gens])
-        elbo = stack.step(xb, eps)
+        elbo = stack.step(xb, noise[:, step * batch_size:(step + 1) * batch_size].contiguous())
         torch.sum(elbo, -1, out=elbo_sums[:, step])
         if (step + 1) % check_every == 0 or step == n_steps - 1:
             raise_if_not_finite(elbo_sums[:, : step + 1], epoch, batch_size, seeds)

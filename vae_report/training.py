@@ -33,7 +33,7 @@ import vae_core
 
 from . import fast_step
 from .checkpoints import in_progress_path, load_checkpoint, save_checkpoint
-from .devices import flush_denormals
+from .devices import epoch_draws, flush_denormals
 from .errors import NonFiniteLossError
 from .seed_stack import (SeedStack, raise_if_not_finite, stack_problem, stacking_pays,
                          train_stack_epoch)
@@ -130,9 +130,9 @@ def resolve_backend(model: nn.Module, requested: str) -> tuple[str, str | None]:
 # --------------------------------------------------------------------------------------------
 
 def _autograd_step(model: nn.Module, optimizer: torch.optim.Optimizer, xb: Tensor,
-                   noise_gen: torch.Generator) -> Tensor:
+                   eps: Tensor) -> Tensor:
     """The reference step: autograd through ``vae_core.elbo_terms``; returns the ELBO ``[B]``."""
-    terms = vae_core.elbo_terms(model, xb, noise_gen)   # type: ignore[arg-type]
+    terms = vae_core.elbo_terms(model, xb, eps=eps)   # type: ignore[arg-type]
     optimizer.zero_grad(set_to_none=True)
     terms.loss.backward()
     optimizer.step()
@@ -151,7 +151,7 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, b
     """
     model.train()
     n = len(x)
-    perm = torch.randperm(n, generator=perm_gen).to(x.device)
+    perm, noise = epoch_draws(perm_gen, noise_gen, n, model.latent_dim, x.dtype, x.device)
     n_steps = math.ceil(n / batch_size)
     elbo_sums = torch.zeros(n_steps, device=x.device, dtype=x.dtype)
     if backend == "fast":
@@ -161,14 +161,15 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, b
         adam_step = fast_step.fused_adam_stepper(optimizer) or optimizer.step
     for step in range(n_steps):
         # index_select, not x[idx]: the same rows, 3-5x faster than advanced indexing
-        xb = torch.index_select(x, 0, perm[step * batch_size:(step + 1) * batch_size])
+        rows = slice(step * batch_size, (step + 1) * batch_size)
+        xb = torch.index_select(x, 0, perm[rows])
         if backend == "fast":
-            elbo = fast_step.elbo_step(model, xb, noise_gen, ops)   # writes the gradients
+            elbo = fast_step.elbo_step(model, xb, ops=ops, eps=noise[rows])   # writes the grads
             adam_step()
             if step == 0:
                 adam_step = fast_step.fused_adam_stepper(optimizer) or optimizer.step
         else:
-            elbo = _autograd_step(model, optimizer, xb, noise_gen)
+            elbo = _autograd_step(model, optimizer, xb, noise[rows])
         torch.sum(elbo, 0, out=elbo_sums[step])
         if (step + 1) % check_every == 0 or step == n_steps - 1:
             raise_if_not_finite(elbo_sums[None, : step + 1], epoch, batch_size)
@@ -180,15 +181,26 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, b
 # --------------------------------------------------------------------------------------------
 
 def _rng_state(perm_gen: torch.Generator, noise_gen: torch.Generator,
-               torch_state: Tensor) -> dict[str, Tensor]:
-    return {"perm": perm_gen.get_state(), "noise": noise_gen.get_state(), "torch": torch_state}
+               torch_state: Tensor) -> dict[str, Any]:
+    """The generator states a checkpoint keeps: CPU byte tensors whatever the training device
+    (both training generators are CPU generators: ``devices.epoch_draws``), and the device kind
+    they were drawn for."""
+    return {"perm": perm_gen.get_state(), "noise": noise_gen.get_state(),
+            "torch": torch_state.cpu(), "noise_device": noise_gen.device.type}
 
 
-def _set_rng_state(state: Mapping[str, Tensor], perm_gen: torch.Generator,
-                   noise_gen: torch.Generator) -> None:
-    perm_gen.set_state(state["perm"])
-    noise_gen.set_state(state["noise"])
-    torch.set_rng_state(state["torch"])
+def _set_rng_state(state: Mapping[str, Any], perm_gen: torch.Generator,
+                   noise_gen: torch.Generator, checkpoint: Path) -> None:
+    """Restore what :func:`_rng_state` saved; a state drawn for another kind of generator (a
+    checkpoint of a version that drew its noise on the GPU) stops with the fix named."""
+    saved_kind = state.get("noise_device", "cpu")
+    if saved_kind != noise_gen.device.type:
+        raise ValueError(f"checkpoint {checkpoint} holds a {saved_kind} noise generator's state, "
+                         f"which cannot continue as a {noise_gen.device.type} one; delete it to "
+                         f"train afresh")
+    perm_gen.set_state(state["perm"].cpu())
+    noise_gen.set_state(state["noise"].cpu())
+    torch.set_rng_state(state["torch"].cpu())
 
 
 # Keys that may change between a run and its resumption without changing its numbers: more
@@ -248,19 +260,20 @@ def _start(config: TrainConfig, checkpoint: str | os.PathLike, device: torch.dev
     model = model.to(device)
     backend, reason = resolve_backend(model, config.backend)
     optimizer = make_optimizer(model, config.lr, device)
+    # both on the CPU, whatever the device: a seed draws the same batches and noise everywhere
     perm_gen = torch.Generator().manual_seed(config.seed)
-    noise_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
+    noise_gen = torch.Generator().manual_seed(config.seed + 1)
     history = History()
     resume_from = next((p for p in (in_progress_path(checkpoint), checkpoint) if p.exists()), None)
     if resume_from is not None:
-        ckpt = load_checkpoint(resume_from, device)
+        ckpt = load_checkpoint(resume_from)              # on the CPU; load_state_dict moves it
         changed = _config_changes(ckpt["config"], config)
         if changed:
             raise ValueError(f"checkpoint {resume_from} was written with a different config "
                              f"(key: (checkpoint, now) = {changed}); delete it to train afresh")
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
-        _set_rng_state(ckpt["rng"], perm_gen, noise_gen)
+        _set_rng_state(ckpt["rng"], perm_gen, noise_gen, resume_from)
         history = History.from_dict(ckpt["history"])
         done = len(history.epoch)
         log.info("seed %d: %s", config.seed,
