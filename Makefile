@@ -23,7 +23,7 @@ KERNEL := vae-report
 # $(call SNAKEMAKE,targets and options): they go first, since `--config` takes every word after
 # it (a target after it would be read as a config entry).
 SNAKEMAKE = $(VENV)/bin/snakemake $(1) --cores $(JOBS) \
-	$(if $(filter slurm,$(EXECUTOR)),--profile profiles/slurm) $(SNAKEMAKE_ARGS) \
+	$(if $(filter slurm gpu,$(EXECUTOR)),--profile profiles/$(EXECUTOR)) $(SNAKEMAKE_ARGS) \
 	--config profile=$(PROFILE) $(if $(RUNS),runs="$(RUNS)") $(if $(ARCHS),archs="$(ARCHS)")
 
 ## ---- set-up ------------------------------------------------------------------------------
@@ -45,7 +45,7 @@ latex: ## install xelatex + pandoc for the PDF (Debian packages) when missing
 
 ## ---- the study ---------------------------------------------------------------------------
 .PHONY: report
-report: $(STAMP) ## render the study to reports/$(PROFILE)/report.{html,pdf} (PROFILE=full|quick, JOBS=2, EXECUTOR=local|slurm)
+report: $(STAMP) ## render the study to reports/$(PROFILE)/report.{html,pdf} (PROFILE=full|quick, JOBS=2, EXECUTOR=local|slurm|gpu)
 	$(call SNAKEMAKE)
 
 .PHONY: cells
@@ -67,8 +67,9 @@ test-report: $(STAMP) ## render the quick report and check it holds every table,
 	$(PY) -m pytest -q tests/report
 
 .PHONY: bench
-bench: $(STAMP) ## print training throughput, matmul peak and the projected study time
-	$(PY) scripts/bench.py
+DEVICE ?= cpu
+bench: $(STAMP) ## print training throughput and the projected study time (DEVICE=cuda on a GPU)
+	$(PY) scripts/bench.py --device $(DEVICE)
 
 # JupyterLab refuses to start as root without --allow-root (containers and CI run as root);
 # LAB_ARGS adds options, e.g. LAB_ARGS="--no-browser --port=8890".

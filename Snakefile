@@ -32,8 +32,10 @@ SEEDS = {run: wf.run_seeds(run, PROFILE) for run in RUNS}
 STEPS = ["02-elbo", "03-collapse", "04-samples", "05-chain"]
 JUDGED = ["04-samples", "05-chain"]               # the steps that ask the digit classifier
 PYTHON = sys.executable                           # the .venv's, which runs snakemake
-# GPU jobs: when the profile's device is cuda, training and evaluation ask the scheduler for one
-GPU = 1 if wf.profile_device(PROFILE) == "cuda" else 0
+# GPU jobs: under device cuda (or auto on a CUDA machine) training and evaluation ask for one
+# unit of the `gpu` resource: the Slurm plugin turns it into --gpus, and locally
+# `--resources gpu=N` (profiles/gpu) bounds how many share the GPUs at once
+GPU = 1 if wf.jobs_use_gpu(PROFILE) else 0
 
 # a report of a selection gathers only its cells
 SELECTION = "".join(f" -p {name} '[{', '.join(chosen)}]'"

@@ -209,6 +209,17 @@ def measure(arch: str, batch: int, x: torch.Tensor, pool: Any, repeats: int,
     return best
 
 
+def bench_device(device: torch.device, archs: list[str], batches: list[int]) -> None:
+    """On a GPU the CPU table's comparisons (two processes, the tutorial loop on all cores) do
+    not apply: time the designs as scripts/gpu_check.py does and project the study's training
+    with the seeds of params/runs/."""
+    from gpu_check import environment, timing
+
+    seeds = {len(study_parameters("full", r)["seeds"]) for r in RUNS}
+    print(f"device: {environment(device)}")
+    timing(device, archs, batches, steps=500, seeds_per_run=max(seeds))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--images", type=int, default=4800, help="images per timed epoch (projected to 48k)")
@@ -218,7 +229,12 @@ def main() -> None:
                     help="timed epochs per loop; the fastest counts, for ours and the tutorial alike")
     ap.add_argument("--backend", choices=["fast", "autograd"], default="fast",
                     help="the training backend timed as 'ours' (default: the study's fast step)")
+    ap.add_argument("--device", default="cpu",
+                    help="cpu (this table), or cuda[:n]: ms per warm step of one model and of a "
+                         "seed stack, no host sync allowed, and the projected study time")
     args = ap.parse_args()
+    if args.device != "cpu":
+        return bench_device(torch.device(args.device), args.archs, args.batches)
     global BACKEND
     BACKEND = args.backend
 

@@ -37,3 +37,22 @@ def test_bench_prints_a_consistent_table(mnist_source):
     assert abs(frac - 100 * one * flops / 1e9 / peak) <= 1.0
     assert abs(s_frac - 100 * s_one * flops / 1e9 / peak) <= 1.0
     assert "seven-architecture epoch set at batch 16 (per model)" in text
+
+
+def test_the_gpu_check_runs_on_the_cpu_at_tiny_sizes(tmp_path):
+    """scripts/gpu_check.py is prepared for the first CUDA machine; on the CPU at tiny sizes it
+    must pass every check and write its figures, so it cannot rot before one is lent."""
+    import json
+
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "gpu_check.py"), str(tmp_path),
+                          "--tiny", "--device", "cpu"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    report = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert report["failed"] == [] and report["environment"]["device"] == "cpu"
+    assert {r["arch"] for r in report["device_vs_cpu"]} == {"vanilla", "deep-512-256-128"}
+    assert all(r["ok"] for r in report["device_vs_cpu"] + report["stacked_vs_single"])
+    assert report["resume"]["ok"] is True
+    projected = report["timing"]["projected_training_minutes"]
+    assert set(projected) == {"one model", "seed stack of 3"} and min(projected.values()) > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gpu_check.json"]

@@ -94,9 +94,18 @@ def _seeds(merged: dict[str, Any], run: str, where: str) -> list[int]:
 
 
 def profile_device(profile: str) -> str:
-    """The ``device`` a profile asks for (``auto``, ``cpu``, ``cuda``…): with ``cuda`` the
-    workflow asks the scheduler for a GPU per training and evaluation job."""
+    """The ``device`` a profile asks for (``auto``, ``cpu``, ``cuda``…)."""
     return str(study_parameters(profile).get("device", "auto")).split(":")[0]
+
+
+def jobs_use_gpu(profile: str) -> bool:
+    """Whether training and evaluation jobs ask for a ``gpu`` resource: under ``device: cuda``,
+    and under ``auto`` when this machine has CUDA (a GPU box; on a cluster's login node, which
+    has none, set ``device: cuda`` in a profile so that Slurm jobs ask for one)."""
+    import torch
+
+    device = profile_device(profile)
+    return device == "cuda" or (device == "auto" and torch.cuda.is_available())
 
 
 def training_minutes(profile: str, run: str) -> int:
