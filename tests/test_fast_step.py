@@ -175,3 +175,49 @@ def test_a_missing_private_op_falls_back(fresh_checks, monkeypatch):
     with pytest.warns(fast_step.FastPathNotice, match="threshold_backward is not available"):
         ops = fast_step.checked_ops("cpu")
     assert ops.relu_backward is fast_step.relu_backward_public
+
+
+def _host_syncs(step) -> list[str]:
+    """The aten ops of ``step()`` that copy a device value to the host (``.item()``, ``float()``,
+    ``bool()`` of a tensor, ``nonzero``): on a GPU each one stalls the step until the device has
+    caught up. Recorded with a dispatch mode, so it works on the CPU."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    syncing = {"_local_scalar_dense", "nonzero", "is_nonzero", "equal"}
+    seen: list[str] = []
+
+    class Guard(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            name = func.overloadpacket.__name__
+            if name in syncing:
+                seen.append(name)
+            return func(*args, **(kwargs or {}))
+
+    with Guard():
+        step()
+    return seen
+
+
+@pytest.mark.parametrize("arch", ["vanilla", "deep-512-256-128"])
+def test_a_training_step_makes_no_host_synchronisation(arch):
+    from vae_report import seed_stack, training
+
+    torch.manual_seed(0)
+    model = vc.build_model(arch)
+    opt = training.make_optimizer(model, 3e-4, torch.device("cpu"))
+    g = torch.Generator().manual_seed(0)
+    x, eps = torch.rand(16, 784, generator=g), torch.randn(16, 64, generator=g)
+    fast_step.allocate_grads(model)
+    fast_step.elbo_step(model, x, eps=eps)
+    opt.step()                                            # Adam's state exists from here on
+    adam = fast_step.fused_adam_stepper(opt) or opt.step
+    assert _host_syncs(lambda: (fast_step.elbo_step(model, x, eps=eps), adam())) == []
+    models = [vc.build_model(arch) for _ in range(2)]
+    stack = seed_stack.SeedStack(models, [training.make_optimizer(m, 3e-4, torch.device("cpu"))
+                                          for m in models])
+    xs, es = torch.rand(2, 16, 784, generator=g), torch.randn(2, 16, 64, generator=g)
+    stack.step(xs, es)
+    assert _host_syncs(lambda: stack.step(xs, es)) == []
+    # the guard sees a sync when there is one
+    assert _host_syncs(lambda: float(fast_step.elbo_step(model, x, eps=eps).sum())) == [
+        "_local_scalar_dense"]

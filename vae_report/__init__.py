@@ -8,6 +8,7 @@ and touches no global RNG.
 ``params``          the study's parameters: the schema, the first-cell check, the YAML layers
 ``layout``          where every output and checkpoint lives (the one definition of the layout)
 ``workflow``        what the Snakefile reads: the selection's checks, seeds, each notebook's code
+``kernels``         the notebooks' Jupyter kernels, on IPC sockets that cannot collide
 ``data``            MNIST: idx checks, offline sources, the tensor cache, the train/val split
 ``devices``         device choice, threads, subnormal flushing
 ``fast_step``       the hand-written ELBO gradient and the direct fused-Adam call (a backend)

@@ -47,7 +47,7 @@ from .devices import pick_device
 from .errors import DataError
 from .evaluation import ACTIVE_UNIT_THRESHOLD, SEED_COLLAPSE_KL, evaluate_elbo, posterior_means
 from .figures import displayable, image_grid
-from .params import StudyParams, check_params
+from .params import StudyParams, check_params, parameter_types
 from .quality import nearest_distance
 
 #: How a model is named: the cell folder of the study under its profile.
@@ -221,7 +221,10 @@ def load(spec: str | os.PathLike, device: str = "auto") -> Explorer:
     if not recorded:
         raise DataError(f"{path} records no parameters: it was not written by this project's "
                         f"trainer; delete it and rerun `make report`")
-    # the folders and the MNIST source are this checkout's, not those of the machine that trained
+    # the folders and the MNIST source are this checkout's, not those of the machine that
+    # trained; a parameter a later version dropped does not stop an older model from loading
+    known = parameter_types()
+    recorded = {k: v for k, v in recorded.items() if k in known}
     recorded.update(data_dir="data", reports_dir="reports", checkpoints_dir="checkpoints",
                     mnist_source="", device=str(dev))
     params = check_params(recorded)
