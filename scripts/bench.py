@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 import vae_core as vc  # noqa: E402
-from vae_report import devices, evaluation, layout, seed_stack, training  # noqa: E402
+from vae_report import devices, engine, evaluation, layout, seed_stack, training  # noqa: E402
 from vae_report.data import load_mnist  # noqa: E402
 from vae_report.params import RUNS, study_parameters  # noqa: E402
 
@@ -106,7 +106,7 @@ STACK = 3   # seeds per stacked model (the study's runs train three)
 
 
 def stacked_epoch_timer(arch: str, batch: int, x: torch.Tensor) -> Callable[[], float]:
-    """``STACK`` seeds of ``arch`` trained side by side (``seed_stack.train_stack_epoch``) over
+    """``STACK`` seeds of ``arch`` trained side by side (``engine.run_epoch`` over a SeedStack) over
     ``x``, warmed up; returns a function that trains one more epoch of all of them, in seconds."""
     models, optimizers = [], []
     for s in range(STACK):
@@ -116,8 +116,8 @@ def stacked_epoch_timer(arch: str, batch: int, x: torch.Tensor) -> Callable[[], 
     stack = seed_stack.SeedStack(models, optimizers)
     pgs = [torch.Generator().manual_seed(s) for s in range(STACK)]
     ngs = [torch.Generator().manual_seed(100 + s) for s in range(STACK)]
-    return _warmed_up_epoch(lambda data: seed_stack.train_stack_epoch(
-        stack, data, batch, pgs, ngs, list(range(STACK)), check_every=10_000), x, batch)
+    return _warmed_up_epoch(lambda data: engine.run_epoch(
+        stack, data, batch, pgs, ngs, seeds=list(range(STACK)), check_every=10_000), x, batch)
 
 
 def tutorial_epoch_timer(arch: str, batch: int, n: int) -> Callable[[], float]:

@@ -12,10 +12,13 @@ papermill, Snakemake nor LaTeX) and the project's ``vae_core`` and training modu
   and every gradient on the device against the CPU, from the same weights and noise, with the
   tolerance derived from float32 arithmetic (below); also the autograd reference on the device;
 * ``stacked_vs_single``: three seeds stacked (``seed_stack``) against each alone, one step;
+* ``graphed_vs_eager``: 20 training steps replayed from a CUDA graph (``engine.Graphed``)
+  against the same steps run eagerly, from the same weights: the weights after them, and
+  whether the graph was captured (on a CPU both are the eager step);
 * ``resume``: two epochs on a small MNIST subset (``--data``, ≤ 2 MB, made by
   ``--make-subset``; synthetic digits-like blobs without it), interrupted after the first and
   resumed, against two uninterrupted epochs: equal bit for bit (the same device both times);
-* ``timing``: warm steps of each design (one model eager; a seed stack of 3 eager) for every
+* ``timing``: warm steps of each design (one model and a seed stack of 3, eager and graphed) for every
   architecture at batch 16 and 64, timed under ``torch.cuda.set_sync_debug_mode("error")`` (a
   host synchronisation inside the step fails the check), and the projected training time of
   the whole study (7 architectures × 100 epochs × each run's steps × its seeds).
@@ -47,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 import vae_core as vc  # noqa: E402
-from vae_report import fast_step, seed_stack, training  # noqa: E402
+from vae_report import engine, fast_step, seed_stack, training  # noqa: E402
 
 UNIT_ROUNDOFF = 2.0 ** -24
 #: Training steps an epoch per run (48k images at batch 16 and 64) and the seeds the study trains.
@@ -157,6 +160,32 @@ def stacked_vs_single(device: torch.device, archs: list[str], batch: int) -> lis
     return rows
 
 
+def graphed_vs_eager(device: torch.device, archs: list[str], batch: int,
+                     steps: int = 20) -> list[dict]:
+    rows = []
+    for arch in archs:
+        g = torch.Generator().manual_seed(5)
+        x = torch.rand(steps, 1, batch, vc.IMAGE_PIXELS, generator=g).to(device)
+        eps = torch.randn(steps, 1, batch, 64, generator=g).to(device)
+        (eager_model,), (eager_opt,) = _models(arch, range(1), device)
+        (graph_model,), (graph_opt,) = _models(arch, range(1), device)
+        eager = engine.OneModel(eager_model, eager_opt, "fast")
+        graphed = engine.Graphed(engine.OneModel(graph_model, graph_opt, "fast"))
+        worst = 0.0
+        for k in range(steps):
+            a, b = eager.step(x[k], eps[k]), graphed.step(x[k], eps[k])
+            worst = max(worst, float((a - b).abs().max()))
+        weights = max(float((p - q).detach().abs().max())
+                      for p, q in zip(eager_model.parameters(), graph_model.parameters()))
+        ok = worst == 0.0 and weights == 0.0 or (
+            worst <= tolerance(arch, float(a.abs().max())) and weights <= 20 * 3e-4)
+        rows.append({"arch": arch, "ok": ok, "graph": graphed.state, "elbo_diff": worst,
+                     "weights_diff": weights})
+        print(f"  {arch:17} graphed vs eager, {steps} steps: {'ok' if ok else 'DIFFERS'} "
+              f"(ELBO {worst:.3g}, weights {weights:.3g}; {graphed.state})", flush=True)
+    return rows
+
+
 def load_subset(path: str | None, n: int) -> torch.Tensor:
     """``n`` training images ``[n, 784]``: from the subset file, else synthetic blobs (ten
     random stroke prototypes plus noise: learnable, so the ELBO moves)."""
@@ -197,28 +226,19 @@ def resume(device: torch.device, x: torch.Tensor, out: Path) -> dict[str, Any]:
     return {"ok": equal, "images": len(train_x), "val_elbo": h_resumed.val_elbo}
 
 
-def _timer(arch: str, batch: int, device: torch.device, stacked: bool) -> Callable[[int], float]:
+def _timer(arch: str, batch: int, device: torch.device, stacked: bool,
+           graphed: bool) -> Callable[[int], float]:
     """Seconds per step of one design, measured over ``steps`` warm steps."""
     g = torch.Generator().manual_seed(1)
-    if stacked:
-        models, optimizers = _models(arch, range(3), device)
-        stack = seed_stack.SeedStack(models, optimizers)
-        x = torch.rand(3, batch, vc.IMAGE_PIXELS, generator=g).to(device)
-        eps = torch.randn(3, batch, 64, generator=g).to(device)
-        step = lambda: stack.step(x, eps)                             # noqa: E731
-    else:
-        (model,), (opt,) = _models(arch, range(1), device)
-        fast_step.allocate_grads(model)
-        x = torch.rand(batch, vc.IMAGE_PIXELS, generator=g).to(device)
-        eps = torch.randn(batch, 64, generator=g).to(device)
-        ops = fast_step.checked_ops(device)
-        fast_step.elbo_step(model, x, ops=ops, eps=eps)
-        opt.step()                                                    # creates Adam's state
-        adam = fast_step.fused_adam_stepper(opt) or opt.step
-
-        def step() -> None:
-            fast_step.elbo_step(model, x, ops=ops, eps=eps)
-            adam()
+    size = 3 if stacked else 1
+    models, optimizers = _models(arch, range(size), device)
+    stepper: engine.Stepper = (seed_stack.SeedStack(models, optimizers) if stacked
+                               else engine.OneModel(models[0], optimizers[0], "fast"))
+    if graphed:
+        stepper = engine.Graphed(stepper)
+    x = torch.rand(size, batch, vc.IMAGE_PIXELS, generator=g).to(device)
+    eps = torch.randn(size, batch, 64, generator=g).to(device)
+    step = lambda: stepper.step(x, eps)                               # noqa: E731
 
     def timed(steps: int) -> float:
         for _ in range(10):
@@ -242,13 +262,15 @@ def _timer(arch: str, batch: int, device: torch.device, stacked: bool) -> Callab
 
 def timing(device: torch.device, archs: list[str], batches: list[int], steps: int,
            seeds_per_run: int) -> dict[str, Any]:
-    rows, study = [], {"one model": 0.0, "seed stack of 3": 0.0}
+    designs = {"one model": (False, False), "seed stack of 3": (True, False),
+               "one model, graphed": (False, True), "seed stack of 3, graphed": (True, True)}
+    rows, study = [], {design: 0.0 for design in designs}
     for arch in archs:
         for batch in batches:
             row = {"arch": arch, "batch": batch}
-            for design, stacked in (("one model", False), ("seed stack of 3", True)):
+            for design, (stacked, graphed) in designs.items():
                 try:
-                    seconds = _timer(arch, batch, device, stacked)(steps)
+                    seconds = _timer(arch, batch, device, stacked, graphed)(steps)
                     row[design] = {"ms_per_step": 1e3 * seconds, "sync_free": True}
                     # the study: 100 epochs of STUDY_STEPS[batch] steps per seed
                     per_seed = seconds / (3 if stacked else 1)
@@ -304,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     checks: list[tuple[str, Callable[[], Any]]] = [
         ("device_vs_cpu", lambda: device_vs_cpu(device, archs, batches)),
         ("stacked_vs_single", lambda: stacked_vs_single(device, archs, 16)),
+        ("graphed_vs_eager", lambda: graphed_vs_eager(device, archs, 16)),
         ("resume", lambda: resume(device, load_subset(args.data, 200 if args.tiny else 2000),
                                   args.out)),
         ("timing", lambda: timing(device, archs, batches, 20 if args.tiny else 500, 3)),

@@ -51,8 +51,11 @@ def test_the_gpu_check_runs_on_the_cpu_at_tiny_sizes(tmp_path):
     report = json.loads((tmp_path / "gpu_check.json").read_text())
     assert report["failed"] == [] and report["environment"]["device"] == "cpu"
     assert {r["arch"] for r in report["device_vs_cpu"]} == {"vanilla", "deep-512-256-128"}
-    assert all(r["ok"] for r in report["device_vs_cpu"] + report["stacked_vs_single"])
+    assert all(r["ok"] for r in report["device_vs_cpu"] + report["stacked_vs_single"]
+               + report["graphed_vs_eager"])
+    assert {r["graph"] for r in report["graphed_vs_eager"]} == {"on cpu: eager"}
     assert report["resume"]["ok"] is True
     projected = report["timing"]["projected_training_minutes"]
-    assert set(projected) == {"one model", "seed stack of 3"} and min(projected.values()) > 0
+    assert set(projected) == {"one model", "seed stack of 3", "one model, graphed",
+                              "seed stack of 3, graphed"} and min(projected.values()) > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gpu_check.json"]

@@ -12,8 +12,9 @@ and touches no global RNG.
 ``data``            MNIST: idx checks, offline sources, the tensor cache, the train/val split
 ``devices``         device choice, threads, subnormal flushing
 ``fast_step``       the hand-written ELBO gradient and the direct fused-Adam call (a backend)
+``engine``          the one training loop: an epoch of S ≥ 1 models over a step interface
 ``seed_stack``      a run's seeds of one architecture trained side by side as one stacked model
-``training``        the trainer: config, history, backends, resume, NaN checks, seeds together
+``training``        the trainer: config, history, backends, resume, validation, checkpoints
 ``checkpoints``     the checkpoint format: what is saved, loading it, rebuilding the model; the
                     published float16 weights
 ``evaluation``      test ELBO, active units, reconstructions, decoder samples

@@ -17,7 +17,6 @@ build this was written on: bit-identical; tests bound the difference).
 """
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import torch
@@ -26,8 +25,6 @@ from torch import Tensor, nn
 from vae_core import VAE
 
 from . import fast_step
-from .devices import epoch_draws
-from .errors import NonFiniteLossError
 
 
 #: On a CPU, stacking measured faster only for models whose S = 3 copies — weights, gradients and
@@ -96,12 +93,15 @@ def _adam_state(p: Tensor) -> dict[str, Tensor]:
 
 class SeedStack:
     """S models of one architecture whose parameters, gradients and Adam moments are slices of
-    stacked tensors ``[S, …]``; :meth:`step` trains all of them at once.
+    stacked tensors ``[S, …]``; :meth:`step` trains all of them at once (an ``engine.Stepper``).
 
     Build it after each model and optimizer is set up (fresh, or loaded from its checkpoint):
     their current values are copied into the stack and the models' tensors become views of it.
     Use :meth:`optimizer_state` to read a seed's Adam state (for its checkpoint).
     """
+
+    #: what a seed trained in a stack records as its backend
+    backend = "fast-stacked"
 
     def __init__(self, models: Sequence[VAE], optimizers: Sequence[torch.optim.Optimizer]):
         problem = stack_problem(models, optimizers)
@@ -177,54 +177,3 @@ def _cloned(value):
     if isinstance(value, list):
         return [_cloned(v) for v in value]
     return value
-
-
-def stacked_batches(x: Tensor, perms: Tensor, step: int, batch_size: int) -> Tensor:
-    """Batch ``step`` of every seed: ``x [N, 784]`` gathered by ``perms [S, N]`` (each seed's
-    permutation of this epoch) → ``[S, b, 784]``, row s the batch seed s would see alone."""
-    idx = perms[:, step * batch_size:(step + 1) * batch_size]
-    return torch.index_select(x, 0, idx.reshape(-1)).view(idx.shape[0], idx.shape[1], x.shape[1])
-
-
-def train_stack_epoch(stack: SeedStack, x: Tensor, batch_size: int,
-                      perm_gens: Sequence[torch.Generator], noise_gens: Sequence[torch.Generator],
-                      seeds: Sequence[int], *, epoch: int = 1, check_every: int = 500) -> list[float]:
-    """One pass of every stacked model over ``x [N, 784]``; returns each model's mean training
-    ELBO. Seed s's permutation and noise come from ``perm_gens[s]``/``noise_gens[s]`` exactly as
-    ``training.train_epoch`` draws them alone. A non-finite loss raises
-    :class:`NonFiniteLossError` naming the seed (``seeds[s]``), the epoch and the step."""
-    for model in stack.models:
-        model.train()
-    n, device = len(x), x.device
-    draws = [epoch_draws(p, g, n, stack.latent_dim, x.dtype, device)
-             for p, g in zip(perm_gens, noise_gens)]
-    perms = torch.stack([perm for perm, _ in draws])                     # [S, N]
-    noise = torch.stack([eps for _, eps in draws])                       # [S, N, D]
-    n_steps = math.ceil(n / batch_size)
-    elbo_sums = torch.zeros(stack.size, n_steps, device=device, dtype=x.dtype)
-    for step in range(n_steps):
-        xb = stacked_batches(x, perms, step, batch_size)
-        elbo = stack.step(xb, noise[:, step * batch_size:(step + 1) * batch_size].contiguous())
-        torch.sum(elbo, -1, out=elbo_sums[:, step])
-        if (step + 1) % check_every == 0 or step == n_steps - 1:
-            raise_if_not_finite(elbo_sums[:, : step + 1], epoch, batch_size, seeds)
-    return [float(row.sum()) / n for row in elbo_sums]
-
-
-def raise_if_not_finite(elbo_sums: Tensor, epoch: int, batch_size: int,
-                        seeds: Sequence[int] | None = None) -> None:
-    """Raise :class:`NonFiniteLossError` if a per-step ELBO sum is NaN or infinite.
-
-    ``elbo_sums [S, steps so far]`` of S models named by ``seeds`` (``None``: one model, S = 1,
-    as ``training.train_epoch`` checks it). The message names the seed whose loss broke first,
-    the epoch and the step."""
-    bad = ~torch.isfinite(elbo_sums)
-    if not bool(bad.any()):
-        return
-    first = [int(row.nonzero()[0]) if bool(row.any()) else math.inf for row in bad]
-    s = min(range(len(first)), key=first.__getitem__)
-    who = "training loss" if seeds is None else f"training loss of seed {seeds[s]}"
-    raise NonFiniteLossError(
-        f"{who} became non-finite at epoch {epoch}, step {first[s] + 1} (both counted from 1; "
-        f"batch size {batch_size}). "
-        "Try a lower lr or a larger batch size.")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -33,11 +32,11 @@ import vae_core
 
 from . import fast_step
 from .checkpoints import in_progress_path, load_checkpoint, save_checkpoint
-from .devices import epoch_draws, flush_denormals
+from .devices import flush_denormals
+from .engine import Graphed, OneModel, Stepper, run_epoch
 from .errors import NonFiniteLossError
-from .seed_stack import (SeedStack, raise_if_not_finite, stack_problem, stacking_pays,
-                         train_stack_epoch)
 from .evaluation import evaluate_elbo
+from .seed_stack import SeedStack, stack_problem, stacking_pays
 
 #: Says which runs resume from which epoch (scripts/train_seeds.py prints it).
 log = logging.getLogger(__name__)
@@ -129,51 +128,15 @@ def resolve_backend(model: nn.Module, requested: str) -> tuple[str, str | None]:
 # One epoch
 # --------------------------------------------------------------------------------------------
 
-def _autograd_step(model: nn.Module, optimizer: torch.optim.Optimizer, xb: Tensor,
-                   eps: Tensor) -> Tensor:
-    """The reference step: autograd through ``vae_core.elbo_terms``; returns the ELBO ``[B]``."""
-    terms = vae_core.elbo_terms(model, xb, eps=eps)   # type: ignore[arg-type]
-    optimizer.zero_grad(set_to_none=True)
-    terms.loss.backward()
-    optimizer.step()
-    return terms.elbo.detach()
-
-
 def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, batch_size: int,
                 perm_gen: torch.Generator, noise_gen: torch.Generator, *, backend: str = "fast",
                 epoch: int = 1, check_every: int = 500) -> float:
-    """One pass over ``x [N, 784]`` in shuffled batches; returns the mean training ELBO.
-
-    ``backend`` is ``"fast"`` or ``"autograd"`` (see :func:`resolve_backend`); ``epoch`` (counted
-    from 1) only names the epoch in a :class:`NonFiniteLossError`. Batches are index slices of a
-    per-epoch permutation of the in-memory tensor (no DataLoader); per-step ELBOs go into a
-    preallocated tensor so the loop never waits on the host.
-    """
-    model.train()
-    n = len(x)
-    perm, noise = epoch_draws(perm_gen, noise_gen, n, model.latent_dim, x.dtype, x.device)
-    n_steps = math.ceil(n / batch_size)
-    elbo_sums = torch.zeros(n_steps, device=x.device, dtype=x.dtype)
-    if backend == "fast":
-        ops = fast_step.checked_ops(x.device)
-        fast_step.allocate_grads(model)
-        # None before the optimiser's first step (which creates its state) or when not applicable
-        adam_step = fast_step.fused_adam_stepper(optimizer) or optimizer.step
-    for step in range(n_steps):
-        # index_select, not x[idx]: the same rows, 3-5x faster than advanced indexing
-        rows = slice(step * batch_size, (step + 1) * batch_size)
-        xb = torch.index_select(x, 0, perm[rows])
-        if backend == "fast":
-            elbo = fast_step.elbo_step(model, xb, ops=ops, eps=noise[rows])   # writes the grads
-            adam_step()
-            if step == 0:
-                adam_step = fast_step.fused_adam_stepper(optimizer) or optimizer.step
-        else:
-            elbo = _autograd_step(model, optimizer, xb, noise[rows])
-        torch.sum(elbo, 0, out=elbo_sums[step])
-        if (step + 1) % check_every == 0 or step == n_steps - 1:
-            raise_if_not_finite(elbo_sums[None, : step + 1], epoch, batch_size)
-    return float(elbo_sums.sum()) / n
+    """One pass of one model over ``x [N, 784]`` in shuffled batches (``engine.run_epoch`` with
+    an ``engine.OneModel``); returns the mean training ELBO. ``backend`` is ``"fast"`` or
+    ``"autograd"`` (see :func:`resolve_backend`); ``epoch`` (from 1) names the epoch in a
+    :class:`NonFiniteLossError`."""
+    return run_epoch(OneModel(model, optimizer, backend), x, batch_size, [perm_gen], [noise_gen],
+                     epoch=epoch, check_every=check_every)[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -313,26 +276,48 @@ def _finish(run: _Run) -> None:
     run.model.eval()
 
 
-def _train_alone(run: _Run, x: Tensor, xv: Tensor, until: int, bar: Any = None,
-                 on_epoch_end: Callable[[int, History], None] | None = None) -> None:
-    """Train ``run`` by itself up to epoch ``until``, checkpointing every epoch."""
-    while run.epochs_done < until:
-        epoch = run.epochs_done + 1
+def _train(group: Sequence[_Run], stepper: Stepper, x: Tensor, xv: Tensor, until: int,
+           bar: Any = None, on_epoch_end: Callable[[int], None] | None = None) -> None:
+    """The one run loop: train the models of ``group`` (one, or a seed stack) with ``stepper``
+    up to epoch ``until``, validating and checkpointing each model every epoch."""
+    config = group[0].config
+    seeds = [r.config.seed for r in group] if len(group) > 1 else None
+    while group[0].epochs_done < until:
+        epoch = group[0].epochs_done + 1
         t0 = time.perf_counter()
         try:
-            train_elbo = train_epoch(run.model, run.optimizer, x, run.config.batch_size,
-                                     run.perm_gen, run.noise_gen, backend=run.backend,
-                                     epoch=epoch, check_every=run.config.check_every)
+            elbos = run_epoch(stepper, x, config.batch_size, [r.perm_gen for r in group],
+                              [r.noise_gen for r in group], epoch=epoch,
+                              check_every=config.check_every, seeds=seeds)
         except NonFiniteLossError as exc:
-            raise NonFiniteLossError(f"{exc} {_kept_checkpoint_note(run.checkpoint, run.history)}.") from None
-        seconds = time.perf_counter() - t0
-        val = _end_epoch(run, train_elbo, seconds, xv, run.backend)
+            kept = "; ".join((f"seed {r.config.seed}: " if seeds else "")
+                             + _kept_checkpoint_note(r.checkpoint, r.history) for r in group)
+            raise NonFiniteLossError(f"{exc} {kept}.") from None
+        # each model's share of the epoch, so that seconds add up over models as alone
+        seconds = (time.perf_counter() - t0) / len(group)
+        if isinstance(stepper, Graphed):                  # recorded: was the graph replayed?
+            for run in group:
+                run.meta["training_backend"]["graph"] = stepper.state
+        vals = [_end_epoch(r, elbo, seconds, xv, stepper.backend, stepper.model_state(i),
+                           stepper.optimizer_state(i))
+                for i, (r, elbo) in enumerate(zip(group, elbos))]
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(train=f"{train_elbo:.1f}", val=f"{val['elbo']:.1f}",
-                            s_per_epoch=f"{seconds:.1f}")
+            bar.set_postfix(val=" ".join(f"{v['elbo']:.1f}" for v in vals),
+                            s_per_epoch=f"{seconds * len(group):.1f}")
         if on_epoch_end is not None:
-            on_epoch_end(epoch, run.history)
+            on_epoch_end(epoch)
+
+
+def _train_to_end(group: Sequence[_Run], stepper: Stepper, x: Tensor, xv: Tensor,
+                  progress: bool, on_epoch_end: Callable[[int], None] | None, desc: str) -> None:
+    """:func:`_train` to the last epoch under a progress bar."""
+    from tqdm import tqdm   # a text bar: reads the same in papermill's logs and in JupyterLab
+
+    bar = tqdm(total=group[0].config.epochs, initial=group[0].epochs_done, desc=desc,
+               unit="epoch", disable=not progress)
+    _train(group, stepper, x, xv, group[0].config.epochs, bar, on_epoch_end)
+    bar.close()
 
 
 def train(config: TrainConfig, train_x: Tensor, val_x: Tensor, checkpoint: str | os.PathLike,
@@ -354,25 +339,26 @@ def train(config: TrainConfig, train_x: Tensor, val_x: Tensor, checkpoint: str |
     device = torch.device(device)
     flush_denormals()
     run = _start(config, checkpoint, device, meta, model)
-    _train_to_end(run, train_x.to(device), val_x.to(device), progress, on_epoch_end)
+    _train_to_end([run], _alone(run), train_x.to(device), val_x.to(device), progress,
+                  on_epoch_end and (lambda epoch: on_epoch_end(epoch, run.history)),
+                  config.arch)
+    _finish(run)
     return run.model, run.history
 
 
-def _train_to_end(run: _Run, x: Tensor, xv: Tensor, progress: bool,
-                  on_epoch_end: Callable[[int, History], None] | None = None,
-                  desc: str | None = None) -> None:
-    """Train ``run`` by itself to its last epoch under a progress bar, then give its checkpoint
-    its final name."""
-    from tqdm import tqdm   # a text bar: reads the same in papermill's logs and in JupyterLab
-
-    bar = tqdm(total=run.config.epochs, initial=run.epochs_done, desc=desc or run.config.arch,
-               unit="epoch", disable=not progress)
-    _train_alone(run, x, xv, run.config.epochs, bar, on_epoch_end)
-    bar.close()
-    _finish(run)
+def _alone(run: _Run) -> Stepper:
+    return _on_device(OneModel(run.model, run.optimizer, run.backend), [run])
 
 
-STACKED = "fast-stacked"   #: the backend a seed trained in a :class:`seed_stack.SeedStack` records
+def _on_device(stepper: Stepper, group: Sequence[_Run]) -> Stepper:
+    """On CUDA the step is replayed from a CUDA graph (``engine.Graphed``; each run's meta says
+    whether it was captured); on a CPU it stays the eager step itself."""
+    if next(stepper.models[0].parameters()).device.type != "cuda":
+        return stepper
+    return Graphed(stepper)
+
+
+STACKED = SeedStack.backend   #: the backend a seed trained in a stack records
 
 
 def train_seeds(config: TrainConfig, seeds: Sequence[int], train_x: Tensor, val_x: Tensor,
@@ -407,56 +393,34 @@ def train_seeds(config: TrainConfig, seeds: Sequence[int], train_x: Tensor, val_
         stack, why = stacking_pays(todo[0].model, device)
         for run in todo:
             run.meta["training_backend"]["stacking"] = why
+    def each_epoch(epoch: int) -> None:
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, {s: r.history for s, r in runs.items()})
     if not stack or len(todo) < 2 or any(r.backend != "fast" for r in todo):
-        def each_epoch(epoch: int, _: History) -> None:
-            if on_epoch_end is not None:
-                on_epoch_end(epoch, {s: r.history for s, r in runs.items()})
         for run in todo:                                  # one after another, as train() would
-            _train_to_end(run, x, xv, progress, each_epoch, f"{config.arch} seed {run.config.seed}")
+            _train_to_end([run], _alone(run), x, xv, progress, each_epoch,
+                          f"{config.arch} seed {run.config.seed}")
     else:
-        _train_stacked(todo, x, xv, progress, on_epoch_end, runs)
+        _train_stacked(todo, x, xv, progress, each_epoch)
     for run in runs.values():
         _finish(run)
     return {s: r.history for s, r in runs.items()}
 
 
 def _train_stacked(todo: list[_Run], x: Tensor, xv: Tensor, progress: bool,
-                   on_epoch_end: Callable[[int, Mapping[int, History]], None] | None,
-                   runs: Mapping[int, _Run]) -> None:
-    from tqdm import tqdm
-
+                   each_epoch: Callable[[int], None]) -> None:
+    """The seeds of ``todo`` as one :class:`SeedStack`, after any seed behind the others (a run
+    killed between two seeds' checkpoints) has caught up alone."""
     config = todo[0].config
     level = max(r.epochs_done for r in todo)
-    for run in todo:                       # a seed behind the others catches up alone first
-        _train_alone(run, x, xv, level)
+    for run in todo:
+        _train([run], _alone(run), x, xv, level)
     problem = stack_problem([r.model for r in todo], [r.optimizer for r in todo])
     if problem:
         raise ValueError(f"cannot stack the seeds of {config.arch}: {problem}")
     for run in todo:
         run.meta["training_backend"] = {**run.meta["training_backend"], "used": STACKED,
                                         "stacked_seeds": [r.config.seed for r in todo]}
-    stack = SeedStack([r.model for r in todo], [r.optimizer for r in todo])
-    seeds = [r.config.seed for r in todo]
-    bar = tqdm(total=config.epochs, initial=level, unit="epoch",
-               desc=f"{config.arch} seeds {', '.join(map(str, seeds))}", disable=not progress)
-    for epoch in range(level + 1, config.epochs + 1):
-        t0 = time.perf_counter()
-        try:
-            elbos = train_stack_epoch(stack, x, config.batch_size, [r.perm_gen for r in todo],
-                                      [r.noise_gen for r in todo], seeds, epoch=epoch,
-                                      check_every=config.check_every)
-        except NonFiniteLossError as exc:
-            kept = "; ".join(f"seed {r.config.seed}: {_kept_checkpoint_note(r.checkpoint, r.history)}"
-                             for r in todo)
-            raise NonFiniteLossError(f"{exc} {kept}.") from None
-        # each model's share of the stacked epoch, so that seconds add up over models as alone
-        seconds = (time.perf_counter() - t0) / len(todo)
-        vals = [_end_epoch(r, elbo, seconds, xv, STACKED, stack.model_state(i),
-                           stack.optimizer_state(i))
-                for i, (r, elbo) in enumerate(zip(todo, elbos))]
-        bar.update(1)
-        bar.set_postfix(val=" ".join(f"{v['elbo']:.1f}" for v in vals),
-                        s_per_epoch=f"{seconds * len(todo):.1f}")
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, {s: r.history for s, r in runs.items()})
-    bar.close()
+    stack = _on_device(SeedStack([r.model for r in todo], [r.optimizer for r in todo]), todo)
+    _train_to_end(todo, stack, x, xv, progress, each_epoch,
+                  f"{config.arch} seeds {', '.join(str(r.config.seed) for r in todo)}")
