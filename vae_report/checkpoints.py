@@ -73,10 +73,14 @@ def load_model(path: str | os.PathLike,
     serves the architectures of ``vae_core.ARCHS``.
     """
     ckpt = load_checkpoint(path)
-    cfg = ckpt["config"]
-    model = vae_core.build_model(cfg["arch"], cfg["latent_dim"], cfg["init"])
-    model.load_state_dict(ckpt["model"])
-    return model.to(device).eval(), ckpt
+    return _built(ckpt["config"], ckpt["model"]).to(device).eval(), ckpt
+
+
+def _built(config: dict[str, Any], state: dict[str, torch.Tensor]) -> vae_core.VAE:
+    """The model ``config`` names (``vae_core.build_model``), holding ``state`` in float32."""
+    model = vae_core.build_model(config["arch"], config["latent_dim"], config["init"])
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    return model
 
 
 # --------------------------------------------------------------------------------------------
@@ -139,11 +143,8 @@ def load_weights(path: str | os.PathLike,
         raise DataError(f"{path} is not a model of this project (it lacks "
                         f"{', '.join(missing) or 'config.arch'}): give a checkpoint under "
                         f"checkpoints/ or a published model under reports/<profile>/models/")
-    cfg = saved["config"]
     try:
-        model = vae_core.build_model(cfg["arch"], cfg["latent_dim"], cfg["init"])
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v
-                               for k, v in saved["model"].items()})
+        model = _built(saved["config"], saved["model"])
     except (ValueError, KeyError, RuntimeError) as exc:
         raise DataError(f"{path} does not hold the weights its config names ({exc}); "
                         f"delete it and rerun `make report`") from exc

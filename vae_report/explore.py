@@ -264,11 +264,17 @@ def _image_row(ax: Any, images: Tensor, titles: Sequence[str] | None = None) -> 
     ax.set_xticks([])
     ax.set_yticks([])
     if titles:
-        step = IMAGE_SIDE + 2
-        ax.set_xticks([2 + step * i + IMAGE_SIDE / 2 for i in range(len(images))])
-        ax.set_xticklabels(titles, fontsize=7)
+        _cell_labels(ax, titles, axis="x")
         ax.xaxis.tick_top()
         ax.tick_params(length=0)
+
+
+def _cell_labels(ax: Any, labels: Sequence[str], axis: str = "y") -> None:
+    """Label each 28-pixel row (``axis="y"``, on the left) or column (``"x"``) of an
+    :func:`image_grid` (pad 2) shown on ``ax``."""
+    centres = [2 + (IMAGE_SIDE + 2) * i + IMAGE_SIDE / 2 for i in range(len(labels))]
+    getattr(ax, f"set_{axis}ticks")(centres)
+    getattr(ax, f"set_{axis}ticklabels")(labels, fontsize=7)
 
 
 def _as_numpy(images: Tensor) -> np.ndarray:
@@ -418,13 +424,10 @@ def traversal(m: Explorer, dims: int | Sequence[int] | str = "all", index: int |
     fig = Figure(figsize=(1.2 + 0.55 * values, 0.6 + 0.5 * len(order)))
     ax = fig.subplots()
     ax.imshow(image_grid(shown.flatten(0, 1), nrow=values).numpy(), cmap="gray", vmin=0, vmax=1)
-    step = IMAGE_SIDE + 2
-    ax.set_yticks([2 + step * r + IMAGE_SIDE / 2 for r in range(len(order))])
-    ax.set_yticklabels(labels, fontsize=7)
+    _cell_labels(ax, labels)
     for tick, grey in zip(ax.get_yticklabels(), collapsed):
         tick.set_color("0.6" if grey else "black")
-    ax.set_xticks([2 + step * v + IMAGE_SIDE / 2 for v in range(values)])
-    ax.set_xticklabels([f"{float(v):+.1f}" for v in grid_values], fontsize=7)
+    _cell_labels(ax, [f"{float(v):+.1f}" for v in grid_values], axis="x")
     ax.tick_params(length=0)
     where = "z = 0" if index is None else f"test image {index}"
     ax.set_title(f"{m.name}: traversal around {where}; {int(active.sum())} of {len(order)} "
@@ -562,10 +565,8 @@ def compare(models: Sequence[Explorer], indices: Sequence[int] = range(8)) -> Vi
     ax = fig.subplots()
     ax.imshow(image_grid(torch.cat([x, *recons]), nrow=len(x)).numpy(), cmap="gray", vmin=0,
               vmax=1)
-    step = IMAGE_SIDE + 2
-    ax.set_yticks([2 + step * r + IMAGE_SIDE / 2 for r in range(len(models) + 1)])
-    ax.set_yticklabels(["test images"] + [f"{m.name}\nELBO {e.mean():.0f}, σ {m.model.sigma():.3f}"
-                                          for m, e in zip(models, elbos)], fontsize=7)
+    _cell_labels(ax, ["test images"] + [f"{m.name}\nELBO {e.mean():.0f}, σ {m.model.sigma():.3f}"
+                                       for m, e in zip(models, elbos)])
     ax.set_xticks([])
     ax.tick_params(length=0)
     ax.set_title("reconstructions of the same test digits", fontsize=9)
@@ -679,10 +680,8 @@ def own_digit(m: Explorer, image: str | os.PathLike | np.ndarray, dims: int = 6,
                 f"reconstruction: {_label(int(classes[1]), float(conf[1]))}"])
     ax2 = fig.add_subplot(grid[1, 0])
     ax2.imshow(image_grid(images.flatten(0, 1), nrow=values).numpy(), cmap="gray", vmin=0, vmax=1)
-    ax2.set_yticks([2 + (IMAGE_SIDE + 2) * r + IMAGE_SIDE / 2 for r in range(len(order))])
-    ax2.set_yticklabels(labels, fontsize=7)
-    ax2.set_xticks([2 + (IMAGE_SIDE + 2) * v + IMAGE_SIDE / 2 for v in range(values)])
-    ax2.set_xticklabels([f"{float(v):+.1f}" for v in grid_values], fontsize=7)
+    _cell_labels(ax2, labels)
+    _cell_labels(ax2, [f"{float(v):+.1f}" for v in grid_values], axis="x")
     ax2.tick_params(length=0)
     fig.suptitle(f"{m.name}: your digit, ELBO {elbo:.0f} nats", fontsize=9)
     return View({"input": _as_numpy(x[None])[0], "reconstruction": _as_numpy(recon[None])[0],

@@ -278,10 +278,15 @@ def check_params(namespace: Mapping[str, Any]) -> StudyParams:
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """A YAML file as a dict (an empty file is ``{}``); a ParameterError naming the file and the
     line when it is not YAML or not a mapping of keys to values."""
+    return _parse_yaml(Path(path).read_text(), path)
+
+
+def _parse_yaml(text: str, path: str | Path) -> dict[str, Any]:
+    """The flat YAML ``text`` of the file ``path`` as a dict (see :func:`read_yaml`)."""
     import yaml
 
     try:
-        loaded = yaml.safe_load(Path(path).read_text()) or {}
+        loaded = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1}" if mark else ""
@@ -305,9 +310,8 @@ def layer_sources(profile: str, run: str | None = None) -> tuple[dict[str, Any],
     where: dict[str, str] = {}
     for name in parameter_files(profile, run):
         path = layout.project_path(name)
-        values = read_yaml(path)
         text = path.read_text()
-        for key, value in values.items():
+        for key, value in _parse_yaml(text, path).items():
             merged[key] = value
             line = _line_of(text, str(key))
             where[key] = f"{name}, line {line}" if line else name
@@ -345,7 +349,4 @@ def parameter_files(profile: str, run: str | None = None) -> list[str]:
 def study_parameters(profile: str, run: str | None = None) -> dict[str, Any]:
     """The parameter files of :func:`parameter_files` merged as papermill merges them
     (shallowly, the last file winning)."""
-    merged: dict[str, Any] = {}
-    for name in parameter_files(profile, run):
-        merged.update(read_yaml(layout.project_path(name)))
-    return merged
+    return layer_sources(profile, run)[0]

@@ -347,12 +347,12 @@ def train(config: TrainConfig, train_x: Tensor, val_x: Tensor, checkpoint: str |
 
 
 def _alone(run: _Run) -> Stepper:
-    return _on_device(OneModel(run.model, run.optimizer, run.backend), [run])
+    return _on_device(OneModel(run.model, run.optimizer, run.backend))
 
 
-def _on_device(stepper: Stepper, group: Sequence[_Run]) -> Stepper:
-    """On CUDA the step is replayed from a CUDA graph (``engine.Graphed``; each run's meta says
-    whether it was captured); on a CPU it stays the eager step itself."""
+def _on_device(stepper: Stepper) -> Stepper:
+    """On CUDA the step is replayed from a CUDA graph (``engine.Graphed``; :func:`_train`
+    records in each run's meta whether it was captured); on a CPU it stays the eager step."""
     if next(stepper.models[0].parameters()).device.type != "cuda":
         return stepper
     return Graphed(stepper)
@@ -421,6 +421,6 @@ def _train_stacked(todo: list[_Run], x: Tensor, xv: Tensor, progress: bool,
     for run in todo:
         run.meta["training_backend"] = {**run.meta["training_backend"], "used": STACKED,
                                         "stacked_seeds": [r.config.seed for r in todo]}
-    stack = _on_device(SeedStack([r.model for r in todo], [r.optimizer for r in todo]), todo)
+    stack = _on_device(SeedStack([r.model for r in todo], [r.optimizer for r in todo]))
     _train_to_end(todo, stack, x, xv, progress, each_epoch,
                   f"{config.arch} seeds {', '.join(str(r.config.seed) for r in todo)}")

@@ -79,17 +79,18 @@ def set_aside_damaged(paths: Iterable[str | Path]) -> list[str]:
 
 def run_seeds(run: str, profile: str) -> list[int]:
     """The ``seeds`` of ``run`` after merging its parameter files (default ``[0]``)."""
-    merged, where = layer_sources(profile, run)
-    return _seeds(merged, run, where.get("seeds", f"params/runs/{run}.yaml"))
+    return _seeds(*layer_sources(profile, run), run)
 
 
-def _seeds(merged: dict[str, Any], run: str, where: str) -> list[int]:
-    """The checked ``seeds`` of a run's merged parameters; ``where`` names what set them."""
+def _seeds(merged: dict[str, Any], where: dict[str, str], run: str) -> list[int]:
+    """The checked ``seeds`` of a run's merged parameters; ``where`` (key → the file and line
+    that set it, :func:`params.layer_sources`) names the file to fix."""
     seeds = merged.get("seeds", [0])
     if (not isinstance(seeds, list) or not seeds
             or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)):
         raise ParameterError(f"seeds of run {run!r}: must be a list of integers such as "
-                             f"[0, 1, 2], got {seeds!r} — set in {where}: fix it there")
+                             f"[0, 1, 2], got {seeds!r} — set in "
+                             f"{where.get('seeds', f'params/runs/{run}.yaml')}: fix it there")
     return seeds
 
 
@@ -112,8 +113,9 @@ def training_minutes(profile: str, run: str) -> int:
     """A generous wall-time limit for one training job (all the run's seeds of one architecture)
     on a scheduler: the slowest model took 13 s an epoch on one CPU thread here (22 min for 100
     epochs), so 30 s an epoch per seed plus 10 minutes of start-up and evaluation."""
-    epochs = study_parameters(profile, run).get("epochs", 100)      # checked: check_parameters
-    return 10 + (int(epochs) * len(run_seeds(run, profile)) + 1) // 2
+    merged, where = layer_sources(profile, run)
+    epochs = merged.get("epochs", 100)                             # checked: check_parameters
+    return 10 + (int(epochs) * len(_seeds(merged, where, run)) + 1) // 2
 
 
 def training_priority(profile: str, run: str, arch: str) -> float:
