@@ -40,6 +40,10 @@ LOG_2PI = math.log(2 * math.pi)
 
 Init = Literal["default", "kaiming"]
 INITS: tuple[str, ...] = ("default", "kaiming")
+DecoderSigma = Literal["softplus", "exp"]
+#: how the decoder's sigma is parameterised: ``softplus`` (the study's: floored, cannot overflow)
+#: or ``exp`` (the seed's own sigma = exp(log sigma), no floor: the seed-faithful variant)
+DECODER_SIGMAS: tuple[str, ...] = ("softplus", "exp")
 
 
 def arch_layers(arch: str, latent: str | int = "z") -> str:
@@ -66,6 +70,18 @@ def inverse_positive_std(std: float, floor: float) -> float:
     """The raw value that :func:`positive_std` maps to ``std`` (used to initialise sigma = 1)."""
     y = std - floor
     return y + math.log(-math.expm1(-y))
+
+
+def decoder_std(raw: Tensor, kind: str = "softplus") -> Tensor:
+    """The decoder's sigma from its raw parameter (any shape): ``DECODER_STD_FLOOR +
+    softplus(raw)``, or the seed's ``exp(raw)`` (raw = log sigma, no floor) for ``kind="exp"``."""
+    return torch.exp(raw) if kind == "exp" else positive_std(raw, DECODER_STD_FLOOR)
+
+
+def decoder_std_slope(raw: Tensor, std: Tensor, kind: str = "softplus") -> Tensor:
+    """d sigma / d raw of :func:`decoder_std` (``std`` its value): sigma itself for ``exp``,
+    ``sigmoid(raw)`` (softplus' derivative) otherwise. The fast step's chain rule."""
+    return std if kind == "exp" else torch.sigmoid(raw)
 
 
 # --------------------------------------------------------------------------------------------
@@ -104,24 +120,30 @@ class VAE(nn.Module):
     Decoder: ``D → reversed(hidden)… → 784``; its output goes through a sigmoid, so the pixel means
     live in ``[0, 1]`` like the data. One scalar sigma is shared by all pixels.
 
-    Parameter count = the seed's Table 2 exactly (the extra 1 is the decoder's sigma).
+    Parameter count = the seed's Table 2 exactly (the extra 1 is the decoder's sigma), whichever
+    ``decoder_sigma`` parameterises it (:data:`DECODER_SIGMAS`).
     """
 
-    def __init__(self, hidden: Sequence[int], latent_dim: int = 64, init: Init = "default") -> None:
+    def __init__(self, hidden: Sequence[int], latent_dim: int = 64, init: Init = "default",
+                 decoder_sigma: DecoderSigma = "softplus") -> None:
         super().__init__()
         if init not in INITS:
             raise ValueError(f"init must be 'default' or 'kaiming', got {init!r}")
+        if decoder_sigma not in DECODER_SIGMAS:
+            raise ValueError(f"decoder_sigma must be one of {', '.join(DECODER_SIGMAS)}, "
+                             f"got {decoder_sigma!r}")
         self.hidden = list(hidden)
         self.latent_dim = latent_dim
+        self.decoder_sigma = decoder_sigma
         enc_sizes = [IMAGE_PIXELS, *self.hidden]
         dec_sizes = [latent_dim, *reversed(self.hidden)]
         self.encoder = mlp(enc_sizes)
         self.encoder_head = nn.Linear(enc_sizes[-1], 2 * latent_dim)
         self.decoder = mlp(dec_sizes)
         self.decoder_head = nn.Linear(dec_sizes[-1], IMAGE_PIXELS)
-        # sigma = DECODER_STD_FLOOR + softplus(raw), initialised to sigma = 1.
-        self.decoder_raw_std = nn.Parameter(
-            torch.tensor(inverse_positive_std(1.0, DECODER_STD_FLOOR)))
+        # sigma = decoder_std(raw), initialised to sigma = 1 (raw = log 1 = 0 under exp)
+        self.decoder_raw_std = nn.Parameter(torch.tensor(
+            0.0 if decoder_sigma == "exp" else inverse_positive_std(1.0, DECODER_STD_FLOOR)))
         if init == "kaiming":
             self.apply(_kaiming_init)
 
@@ -137,7 +159,7 @@ class VAE(nn.Module):
     @property
     def decoder_std(self) -> Tensor:
         """The decoder's scalar sigma (0-dim tensor, part of the graph)."""
-        return positive_std(self.decoder_raw_std, DECODER_STD_FLOOR)
+        return decoder_std(self.decoder_raw_std, self.decoder_sigma)
 
     def sigma(self) -> float:
         """The decoder's sigma as a plain number (for tables; no graph, no warning)."""
@@ -150,11 +172,13 @@ def _kaiming_init(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-def build_model(arch: str, latent_dim: int = 64, init: str = "default") -> VAE:
+def build_model(arch: str, latent_dim: int = 64, init: str = "default",
+                decoder_sigma: str = "softplus") -> VAE:
     """The VAE of one of :data:`ARCHS` by name; a clear error for an unknown name."""
     if arch not in ARCHS:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
-    return VAE(ARCHS[arch], latent_dim=latent_dim, init=init)  # type: ignore[arg-type]
+    return VAE(ARCHS[arch], latent_dim=latent_dim, init=init,  # type: ignore[arg-type]
+               decoder_sigma=decoder_sigma)  # type: ignore[arg-type]
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -15,16 +15,18 @@ from conftest import ROOT
 SEEDS = (0, 1, 2)
 
 
-def _models(arch: str, dtype: torch.dtype, init: str = "default"):
+def _models(arch: str, dtype: torch.dtype, init: str = "default", decoder_sigma: str = "softplus"):
     models = []
     for s in SEEDS:
         torch.manual_seed(s)
-        models.append(vc.build_model(arch, 16, init).to(dtype))
+        models.append(vc.build_model(arch, 16, init, decoder_sigma).to(dtype))
     return models
 
 
-@pytest.mark.parametrize("arch,init", [("vanilla", "default"), ("deep-256-128", "kaiming")])
-def test_a_stack_trains_each_seed_as_it_trains_alone_float64(blobs, arch, init):
+@pytest.mark.parametrize("arch,init,decoder_sigma", [("vanilla", "default", "softplus"),
+                                                     ("deep-256-128", "kaiming", "softplus"),
+                                                     ("vanilla", "default", "exp")])
+def test_a_stack_trains_each_seed_as_it_trains_alone_float64(blobs, arch, init, decoder_sigma):
     """300 Adam steps (3 epochs of 100 batches of 4), float64, for three seeds: alone
     (``training.train_epoch``, the fast step) and stacked (one batched step for all three).
 
@@ -35,7 +37,8 @@ def test_a_stack_trains_each_seed_as_it_trains_alone_float64(blobs, arch, init):
     the stacked step — another seed's noise, batch or moments, a sum over the wrong axis — moves
     every weight by ≈ lr a step, 1e5 times this tolerance."""
     x = blobs[:400].double()
-    alone, stacked = _models(arch, torch.float64, init), _models(arch, torch.float64, init)
+    alone = _models(arch, torch.float64, init, decoder_sigma)
+    stacked = _models(arch, torch.float64, init, decoder_sigma)
     opts_alone = [torch.optim.Adam(m.parameters(), lr=3e-4, fused=True) for m in alone]
     opts_stack = [torch.optim.Adam(m.parameters(), lr=3e-4, fused=True) for m in stacked]
     gens = lambda: ([torch.Generator().manual_seed(10 + s) for s in SEEDS],   # noqa: E731
@@ -201,6 +204,8 @@ def test_stack_problem_names_what_cannot_be_stacked():
     assert "shapes" in seed_stack.stack_problem([a, c], [adam(a, fused=True), adam(c, fused=True)])
     assert "fused" in seed_stack.stack_problem([a, b], [adam(a, fused=True), adam(b, foreach=True)])
     assert "in order" in seed_stack.stack_problem([a, b], [adam(b, fused=True), adam(a, fused=True)])
+    e = vc.build_model("vanilla", 16, decoder_sigma="exp")
+    assert "decoder_sigma" in seed_stack.stack_problem([a, e], [adam(a, fused=True), adam(e, fused=True)])
     assert "lr" in seed_stack.stack_problem(
         [a, b], [adam(a, fused=True), torch.optim.Adam(b.parameters(), lr=1e-3, fused=True)])
     with pytest.raises(ValueError, match="cannot be trained as one stack"):

@@ -70,19 +70,23 @@ def test_seeds_come_from_the_run_files_as_merged():
 
 
 def test_the_dag_has_a_job_per_step_run_seed_and_architecture(tmp_path):
-    """From nothing: one training and four steps per (run, seed, arch), the seeds read from the
-    run files, one classifier, one report; a selection narrows it."""
+    """From nothing: one training and four steps per (run, seed, arch), the seeds and the
+    architectures read from the run files (the variants train three), one classifier, one
+    report; a selection narrows it."""
+    from vae_report.params import RUNS
     root = _scratch(tmp_path)
     out = _dry_run(root, "profile=quick")
     assert out.returncode == 0, out.stderr
     jobs = _planned(out.stdout)
-    expected = {(r, s, a) for r in ("original", "retrained")
-                for s in workflow.run_seeds(r, "quick") for a in vae_core.ARCHS}
+    expected = {(r, s, a) for r in RUNS
+                for s in workflow.run_seeds(r, "quick") for a in workflow.run_archs(r, "quick")}
+    assert {a for r, _, a in expected if r == "original-exp"} == {
+        "vanilla", "deep-512", "deep-512-256-128"}
     trained = [(w["run"], int(w["seed"]), w["arch"]) for r, w in jobs if r == "train"]
     assert sorted(trained) == sorted(expected)
     # one training job per (run, architecture) trains all the run's seeds (stacked)
     stacks = [(r.removeprefix("train_"), w["arch"]) for r, w in jobs if r.startswith("train_")]
-    assert sorted(stacks) == sorted((r, a) for r in ("original", "retrained") for a in vae_core.ARCHS)
+    assert sorted(stacks) == sorted({(r.replace("-", "_"), a) for r, _, a in expected})
     steps = [(w["run"], int(w["seed"]), w["arch"], w["step"]) for r, w in jobs if r == "step"]
     assert sorted(steps) == sorted((*c, s) for c in expected
                                    for s in ("02-elbo", "03-collapse", "04-samples", "05-chain"))
@@ -303,7 +307,8 @@ def test_training_jobs_run_the_costliest_first():
 def test_a_bad_parameter_file_stops_the_workflow_naming_the_file_and_line(line, message, tmp_path):
     root = _scratch(tmp_path)
     profile = root / "params" / "profiles" / "quick.yaml"
-    kept = [l for l in profile.read_text().splitlines() if not l.startswith("epochs:")]
+    key = line.split(":")[0]            # the profile's own line of that key would win
+    kept = [l for l in profile.read_text().splitlines() if not l.startswith(("epochs:", f"{key}:"))]
     profile.write_text("\n".join(kept[:2] + [line] + kept[2:]) + "\n")
     out = _dry_run(root, "profile=quick")
     text = out.stderr + out.stdout

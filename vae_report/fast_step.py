@@ -27,7 +27,7 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from vae_core import DECODER_STD_FLOOR, ENCODER_STD_FLOOR, LOG_2PI, VAE, positive_std
+from vae_core import ENCODER_STD_FLOOR, LOG_2PI, VAE, decoder_std, decoder_std_slope, positive_std
 
 
 class FastPathNotice(UserWarning):
@@ -333,17 +333,19 @@ def elbo_step(model: VAE, x: Tensor, generator: torch.Generator | None = None,
     encoder, decoder = model_layers(model)
     rho = model.decoder_raw_std
     return elbo_and_gradient(encoder, decoder, rho, rho.grad, x, eps,   # type: ignore[arg-type]
-                             ops or checked_ops(x.device))
+                             ops or checked_ops(x.device), model.decoder_sigma)
 
 
 @torch.no_grad()
 def elbo_and_gradient(encoder: Sequence[Layer], decoder: Sequence[Layer], raw_std: Tensor,
-                      raw_std_grad: Tensor, x: Tensor, eps: Tensor, ops: FastOps) -> Tensor:
+                      raw_std_grad: Tensor, x: Tensor, eps: Tensor, ops: FastOps,
+                      decoder_sigma: str = "softplus") -> Tensor:
     """The one body of the hand-written step, for one model or S stacked ones.
 
     One model: ``x [B, 784]``, ``eps [B, D]``, ``raw_std`` the scalar decoder σ's raw parameter.
     S models: ``x [S, B, 784]``, ``eps [S, B, D]``, layers ``[S, …]``, ``raw_std [S]``; each
-    model sees only its own slice, so model s gets the numbers it would get alone. Writes the
+    model sees only its own slice, so model s gets the numbers it would get alone. ``decoder_sigma``
+    is the models' ``VAE.decoder_sigma`` (how ``raw_std`` maps to σ). Writes the
     gradient of ``-mean over B of the ELBO`` (per model) into the gradient buffers and returns
     the ELBO ``[B]`` or ``[S, B]``. The log-likelihood and KL are ``vae_core``'s, written in place
     and fused with their derivatives (tests compare them with autograd on ``elbo_terms``).
@@ -358,7 +360,7 @@ def elbo_and_gradient(encoder: Sequence[Layer], decoder: Sequence[Layer], raw_st
     dec_inputs, logits = _mlp_forward(decoder, z)
     mean = torch.sigmoid(logits)                                  # [..., B, 784]
     rho = raw_std[..., None]                                      # [1] or [S, 1]: per model
-    sigma = positive_std(rho, DECODER_STD_FLOOR)
+    sigma = decoder_std(rho, decoder_sigma)
     inv_var = sigma.square().reciprocal()
     diff = mean - x
     sq = diff.square().sum(-1)                                    # [..., B]
@@ -370,7 +372,8 @@ def elbo_and_gradient(encoder: Sequence[Layer], decoder: Sequence[Layer], raw_st
     grad_logits = ops.sigmoid_backward(diff.mul_((inv_var / batch)[..., None]), mean)
     grad_z = _mlp_backward(decoder, dec_inputs, grad_logits, True, ops.relu_backward)
     grad_sigma = (pixels - sq.mean(-1, keepdim=True) * inv_var) / sigma   # d/dsigma, -mean(log_lik)
-    raw_std_grad.copy_((grad_sigma * torch.sigmoid(rho)).reshape(raw_std.shape))  # softplus' = sigmoid
+    raw_std_grad.copy_((grad_sigma * decoder_std_slope(rho, sigma, decoder_sigma))
+                       .reshape(raw_std.shape))
     grad_head = torch.empty_like(head)
     torch.add(grad_z, mu, alpha=1.0 / batch, out=grad_head[..., :latent])      # + d KL/d mu
     grad_std = torch.addcmul((std - std.reciprocal()).div_(batch), grad_z, eps)  # + d KL/d std

@@ -62,6 +62,8 @@ def stack_problem(models: Sequence[nn.Module], optimizers: Sequence[torch.optim.
     shapes = [[tuple(p.shape) for p in m.parameters()] for m in models]
     if any(s != shapes[0] for s in shapes):
         return "the models differ in their parameters' shapes"
+    if len({m.decoder_sigma for m in models}) != 1:
+        return "the models parameterise the decoder's sigma differently (decoder_sigma)"
     if len({p.device for m in models for p in m.parameters()}) != 1:
         return "the models are not on one device"
     settings = []
@@ -141,6 +143,7 @@ class SeedStack:
         stacked_of = {id(p): stacked for p, stacked in zip(per_model[0], self.params)}
         self.encoder, self.decoder = fast_step.model_layers(models[0], lambda p: stacked_of[id(p)])
         self.raw_std = stacked_of[id(models[0].decoder_raw_std)]
+        self.decoder_sigma = models[0].decoder_sigma           # stack_problem: the same for all
 
     @property
     def size(self) -> int:
@@ -152,7 +155,8 @@ class SeedStack:
         """One training step of every model: ``x [S, B, 784]`` (seed s's batch in row s),
         ``eps [S, B, D]`` (its noise). Returns the per-image ELBO ``[S, B]``."""
         elbo = fast_step.elbo_and_gradient(self.encoder, self.decoder, self.raw_std,
-                                           self.raw_std.grad, x, eps, self.ops)
+                                           self.raw_std.grad, x, eps, self.ops,
+                                           self.decoder_sigma)
         self._adam_step()
         return elbo
 

@@ -49,6 +49,7 @@ class TrainConfig:
     arch: str
     latent_dim: int = 64
     init: str = "default"
+    decoder_sigma: str = "softplus"
     lr: float = 3e-4
     epochs: int = 100
     batch_size: int = 16
@@ -219,7 +220,8 @@ def _start(config: TrainConfig, checkpoint: str | os.PathLike, device: torch.dev
     checkpoint = Path(checkpoint)
     torch.manual_seed(config.seed)
     if model is None:
-        model = vae_core.build_model(config.arch, config.latent_dim, config.init)
+        model = vae_core.build_model(config.arch, config.latent_dim, config.init,
+                                      config.decoder_sigma)
     model = model.to(device)
     backend, reason = resolve_backend(model, config.backend)
     optimizer = make_optimizer(model, config.lr, device)

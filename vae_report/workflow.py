@@ -94,6 +94,19 @@ def _seeds(merged: dict[str, Any], where: dict[str, str], run: str) -> list[int]
     return seeds
 
 
+def run_archs(run: str, profile: str) -> list[str]:
+    """The architectures of ``run``, in :data:`vae_core.ARCHS` order: its merged ``archs``, or
+    all of them when that is empty (the seed-faithful variants train three)."""
+    merged, where = layer_sources(profile, run)
+    archs = merged.get("archs") or list(vae_core.ARCHS)
+    unknown = [a for a in archs if a not in vae_core.ARCHS]
+    if not isinstance(archs, list) or unknown:
+        raise ParameterError(f"archs of run {run!r}: unknown {unknown or archs!r}; choose from "
+                             f"{', '.join(vae_core.ARCHS)} — set in "
+                             f"{where.get('archs', f'params/runs/{run}.yaml')}: fix it there")
+    return [a for a in vae_core.ARCHS if a in archs]
+
+
 def profile_device(profile: str) -> str:
     """The ``device`` a profile asks for (``auto``, ``cpu``, ``cuda``…)."""
     return str(study_parameters(profile).get("device", "auto")).split(":")[0]
