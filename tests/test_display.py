@@ -17,27 +17,33 @@ def _shown(monkeypatch):
     return shown
 
 
-def test_a_wide_table_is_split_into_column_groups_at_body_size(monkeypatch):
+def test_every_table_stays_whole_at_the_largest_size_that_fits(monkeypatch):
+    """No column groups: a table too wide at body size gets a smaller size (never below 8 pt),
+    then a landscape page that carries its caption; its header words wrap in their columns."""
     shown = _shown(monkeypatch)
-    wide = pd.DataFrame({f"a long column name {i}": [1.25, 2.5] for i in range(9)},
-                        index=["deep-512-256-128", "vanilla"])
-    display.show_table(wide, "**Table 9.** caption")
-    latex = shown[-1]["text/latex"]
-    assert "adjustbox" not in latex and "\\small" not in latex and "\\tiny" not in latex
-    groups = display._column_groups(display.formatted(wide), True, display.PDF_ROW_CHARACTERS)
-    assert latex.count("\\begin{longtable}") == len(groups) > 1
-    assert f"part {len(groups)} of {len(groups)}" in latex
-    assert sum(len(g) for g in groups) == 9
-    for group in groups:          # each row fits: the index, then each column with its spacing
-        assert len("deep-512-256-128") + 2 + sum(len(c) + 2 for c in group) <= display.PDF_ROW_CHARACTERS
-    # each part's label is the first line of its table's first head: no page break can part them
-    for k, table in enumerate(latex.split("\\begin{longtable}")[1:]):
-        head = table.split("\\endfirsthead")[0]
-        assert f"\\emph{{Columns, part {k + 1} of {len(groups)}}}" in head
-        assert head.index("Columns, part") < head.index("\\toprule")
-    narrow = pd.DataFrame({"x": [1.0]}, index=["vanilla"])
-    display.show_table(narrow, "caption")
-    assert shown[-1]["text/latex"].count("\\begin{longtable}") == 1
+    index = ["deep-512-256-128", "vanilla"]
+    # a row: the index 16 + 2 characters, each column 7 + 2 ("1234.25"; headers wrap at words)
+    for n_columns, size, landscape in ((2, "normalsize", False), (7, "small", False),
+                                       (8, "footnotesize", False), (10, "scriptsize", False),
+                                       (11, "small", True), (14, "scriptsize", True)):
+        table = pd.DataFrame({f"a long column name {i}": [1234.25, 2.5] for i in range(n_columns)},
+                             index=index)
+        assert display.pdf_layout(display.formatted(table)) == (size, landscape), n_columns
+        display.show_table(table, "**Table 9.** caption")
+        caption, latex = shown[-2]["text/latex"], shown[-1]["text/latex"]
+        assert latex.count("\\begin{longtable}") == 1 and "Columns, part" not in latex
+        assert "\\tiny" not in latex and "adjustbox" not in latex
+        assert (f"{{\\{size}\n" in latex) == (size != "normalsize")
+        assert ("\\begin{landscape}" in latex) == landscape
+        if landscape:          # the caption moves onto the landscape page with its table
+            assert caption == "" and "\\textbf{Table 9.} caption" in latex
+        else:
+            assert "\\textbf{Table 9.} caption" in caption
+        # each column as wide as its widest value: 7 characters × 0.55 em, right-aligned
+        assert latex.count(">{\\raggedleft\\arraybackslash}p{3.9em}") == n_columns
+    too_wide = pd.DataFrame({f"column {i}": ["a value of some length"] for i in range(12)})
+    with pytest.raises(ValueError, match="cannot be shown whole.*transpose"):
+        display.show_table(too_wide, "caption")
 
 
 def test_the_claims_table_colours_verdicts_and_escapes_latex(monkeypatch):
@@ -46,7 +52,7 @@ def test_the_claims_table_colours_verdicts_and_escapes_latex(monkeypatch):
                           columns=["claim (seed)", "this run", "margin (mean ± sd)", "verdict"])
     display.show_claims(claims, "caption")
     html, latex = shown[-1]["text/html"], shown[-1]["text/latex"]
-    assert re.search(r'<td class="verdict" style="background:#f6d3d3;white-space:nowrap">not '
+    assert re.search(r'<td class="verdict" data-label="verdict" style="background:#f6d3d3;white-space:nowrap">not '
                      r'reproduced</td>', html)
     assert "50\\% of a\\_b" in latex and "x \\& y" in latex and "\\begin{longtable}" in latex
     assert display._latex_escape("{\\}") == "\\{\\textbackslash{}\\}"
@@ -103,7 +109,9 @@ def test_each_column_gets_its_decimals_and_numbers_are_right_aligned(monkeypatch
     display.show_table(t, "caption", float_format={"KL term": "{:.1f}", "decoder σ": "{:.3f}"})
     html, latex = shown[-1]["text/html"], shown[-1]["text/latex"]
     assert "156.3" in html and "156.34" not in html and "0.061" in html and "–" in html
-    assert "\\begin{longtable}{lrrrlr}" in latex          # index, 3 numbers, text, a number
+    spec = re.search(r"\\begin\{longtable\}\{(.*)\}\n", latex).group(1)
+    aligned = re.findall(r"raggedleft|raggedright", spec)  # index, 3 numbers, text, a number
+    assert spec.startswith("l>") and aligned == ["raggedleft"] * 3 + ["raggedright", "raggedleft"]
     with pytest.raises(KeyError, match="does not have.*'KL'"):
         display.show_table(t, "caption", float_format={"KL": "{:.1f}"})
     assert display.formatted(t, "{:.0f}")["KL term"].tolist() == ["156", "77"]

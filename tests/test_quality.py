@@ -119,3 +119,21 @@ def test_iwae_curve_starts_at_the_elbo_and_rises(blobs):
     assert curve[1] < curve[10] < curve[100]
     elbo = evaluation.evaluate_elbo(model, blobs[:50], seed=3)["elbo"]
     assert math.isclose(curve[1], elbo, rel_tol=0.02)
+
+
+def test_morphing_is_told_apart_from_fading():
+    """Three chains of 4 frames: one draws a 7 then a 3 (morphs), one loses its ink while its
+    faint frames are classified anyhow (fades, its class changes do not count), one stays a 1."""
+    from vae_report.quality import morphs_and_fades
+
+    classes = torch.tensor([[7, 7, 3, 3], [2, 2, 5, 8], [1, 1, 1, 1]])
+    confidence = torch.tensor([[0.99, 0.98, 0.97, 0.99], [0.99, 0.95, 0.95, 0.95],
+                               [0.99, 0.99, 0.99, 0.99]])
+    ink = torch.tensor([[0.13, 0.12, 0.12, 0.11], [0.13, 0.10, 0.05, 0.01],
+                        [0.10, 0.10, 0.10, 0.10]])
+    out = morphs_and_fades(classes, confidence, ink)
+    assert out == {"morphing_chains": 1 / 3, "fading_chains": 1 / 3}
+    # an unsure frame of another class is not a morph
+    unsure = confidence.clone()
+    unsure[0, 2:] = 0.5
+    assert morphs_and_fades(classes, unsure, ink)["morphing_chains"] == 0.0

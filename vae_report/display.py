@@ -25,14 +25,15 @@ def md(text: str) -> None:
 PDF_LINES_WITH_CAPTION = 6
 
 
-def _caption(text: str, keep_lines: int = PDF_LINES_WITH_CAPTION) -> None:
+def _caption(text: str, keep_lines: int = PDF_LINES_WITH_CAPTION, latex: bool = True) -> None:
     """A table's caption: markdown in the HTML; in the PDF the same words, kept on one page with
-    the first ``keep_lines`` lines of what follows."""
+    the first ``keep_lines`` lines of what follows (none with ``latex=False``: a landscape
+    table carries its caption on its own page)."""
     from IPython.display import display
 
     caption_lines = -(-len(text) // PDF_LINE_CHARACTERS)           # ceil
     latex = (rf"\par\Needspace{{{caption_lines + keep_lines}\baselineskip}}" + "\n\\noindent "
-             + markdown_to_latex(text) + "\n\\nopagebreak\n")
+             + markdown_to_latex(text) + "\n\\nopagebreak\n") if latex else ""
     display({"text/markdown": text, "text/latex": latex}, raw=True)
 
 
@@ -53,10 +54,16 @@ def markdown_to_latex(text: str) -> str:
     return "".join(out)
 
 
-#: Characters of body text a table row may take in the PDF (DejaVu Serif 11 pt on the 6.9-inch
-#: text width, ≈ 6 pt a character, less the space between columns): wider tables are split into
-#: column groups.
-PDF_ROW_CHARACTERS = 80
+#: The LaTeX sizes a table may take in the PDF (11 pt article: 11, 10, 9, 8 pt — never below
+#: 7 pt) and the characters of a row each fits on the portrait text width (6.9 in; DejaVu Serif
+#: ≈ 0.55 em a character, each column's spacing counted as 2 characters).
+PDF_TABLE_SIZES: tuple[tuple[str, int], ...] = (("normalsize", 80), ("small", 88),
+                                                 ("footnotesize", 98), ("scriptsize", 110))
+#: How much wider a landscape page's text is (9.4 in against 6.9 in).
+PDF_LANDSCAPE = 1.36
+#: Characters a row may take at all: landscape at the smallest size. A wider table is a design
+#: error of its cell (fewer or narrower columns, or transposed), reported as one.
+PDF_ROW_CHARACTERS = int(PDF_TABLE_SIZES[-1][1] * PDF_LANDSCAPE)
 #: Characters of running text in one line of the PDF (for a caption's height).
 PDF_LINE_CHARACTERS = 95
 
@@ -76,17 +83,23 @@ def show_table(df: Any, caption: str, float_format: str | Mapping[Any, str] = DE
 
     ``float_format`` formats the float columns: one format for all, or a mapping from column to
     format (the columns it does not name get :data:`DEFAULT_FLOAT_FORMAT`), so each column can
-    carry the decimals its quantity has. The PDF never shrinks a table below body size: a table
-    too wide for the page is split into groups of columns (each repeating the index), each a
-    ``longtable`` that may run over pages; numbers are right-aligned, text left-aligned.
+    carry the decimals its quantity has. The PDF keeps every table whole — one ``longtable`` that
+    may run over pages, its header words wrapping — at the largest size from 11 to 8 pt that
+    fits the page (:func:`pdf_layout`), on a landscape page with its caption when only that fits;
+    numbers are right-aligned, text left-aligned.
     """
     from IPython.display import display
 
     shown = formatted(df, float_format)
-    _caption(caption)
+    size, landscape = pdf_layout(shown, index)
+    _caption(caption, latex=not landscape)
     html_table = shown.to_html(index=index, na_rep="–", border=0)
-    display({"text/html": html_table, "text/latex": _latex_tables(shown, index),
-             "text/plain": shown.to_string()}, raw=True)
+    latex = _latex_table(shown, index, size)
+    if landscape:
+        latex = ("\\begin{landscape}\n\\noindent " + markdown_to_latex(caption)
+                 + "\n\\nopagebreak\n" + latex + "\\end{landscape}\n")
+    display({"text/html": html_table, "text/latex": latex, "text/plain": shown.to_string()},
+            raw=True)
 
 
 def formatted(df: Any, float_format: str | Mapping[Any, str] = DEFAULT_FLOAT_FORMAT) -> Any:
@@ -110,57 +123,54 @@ def formatted(df: Any, float_format: str | Mapping[Any, str] = DEFAULT_FLOAT_FOR
     return out
 
 
-def _column_groups(df: Any, index: bool, limit: int) -> list[list[Any]]:
-    """The columns of ``df`` (formatted) in groups whose rows fit ``limit`` characters."""
-    def width(values: Any, header: Any) -> int:
+def _widths(df: Any, index: bool) -> tuple[int, list[int]]:
+    """Characters the index and each column of ``df`` (formatted) take in the PDF, spacing
+    included: a column is as wide as its longest value or its header's longest word (headers
+    wrap)."""
+    def header_word(header: Any) -> int:
         heads = header if isinstance(header, tuple) else (header,)     # a MultiIndex column
-        return max([len(str(h)) for h in heads] + [len(str(v)) for v in values]) + 2
+        return max(len(w) for h in heads for w in (str(h).split() or [""]))
+    def width(values: Any, header: Any) -> int:
+        return max([header_word(header), 1] + [len(str(v)) for v in values]) + 2
     index_width = width(df.index, df.index.name or "") if index else 0
-    groups: list[list[Any]] = [[]]
-    used = index_width
-    for col in df.columns:
-        w = width(df[col], col)
-        if groups[-1] and used + w > limit:
-            groups.append([])
-            used = index_width
-        groups[-1].append(col)
-        used += w
-    return groups
+    return index_width, [width(df[c], c) for c in df.columns]
+
+
+def pdf_layout(df: Any, index: bool = True) -> tuple[str, bool]:
+    """The LaTeX size and orientation that keep ``df`` (formatted) whole in the PDF: the
+    largest size of :data:`PDF_TABLE_SIZES` whose row fits the portrait page, else the largest
+    that fits a landscape page. A ValueError when even 8 pt landscape is too narrow."""
+    index_width, widths = _widths(df, index)
+    row = index_width + sum(widths)
+    for landscape in (False, True):
+        for size, limit in PDF_TABLE_SIZES:
+            if row <= limit * (PDF_LANDSCAPE if landscape else 1):
+                return size, landscape
+    raise ValueError(f"a table of {row} characters a row cannot be shown whole in the PDF "
+                     f"(at most {PDF_ROW_CHARACTERS} at 8 pt on a landscape page): give it fewer "
+                     f"or narrower columns, or transpose it; its columns: {list(df.columns)}")
 
 
 def _alignment(df: Any, index: bool) -> str:
-    """A LaTeX column spec: the index levels left, each column right when all of it reads as a
-    number, else left."""
+    """A LaTeX column spec: the index levels left; each column a paragraph column as wide as
+    :func:`_widths` says (so a long header wraps), right-aligned when all of it reads as a
+    number, else left-aligned."""
     def numeric(values: Any) -> bool:
         return all(isinstance(v, (int, float)) and not isinstance(v, bool)
                    or _NUMERIC_TEXT.match(str(v)) for v in values)
+    _, widths = _widths(df, index)
     levels = "l" * df.index.nlevels if index else ""
-    return levels + "".join("r" if numeric(df[c]) else "l" for c in df.columns)
+    return levels + "".join(
+        (r">{\raggedleft\arraybackslash}" if numeric(df[c]) else r">{\raggedright\arraybackslash}")
+        + f"p{{{0.55 * (w - 2):.1f}em}}" for c, w in zip(df.columns, widths))
 
 
-def _latex_tables(df: Any, index: bool) -> str:
-    """``df`` (formatted) as LaTeX longtables at body size, split into column groups."""
-    groups = _column_groups(df, index, PDF_ROW_CHARACTERS)
-    parts = []
-    for k, cols in enumerate(groups):
-        part = df[cols].to_latex(index=index, na_rep="--", escape=True, multirow=False,
-                                 longtable=True,         # \multirow would need a package
-                                 column_format=_alignment(df[cols], index))
-        if len(groups) > 1:
-            part = _label_first_head(part, f"Columns, part {k + 1} of {len(groups)}")
-        parts.append(part)
-    return "\n".join(parts)
-
-
-def _label_first_head(longtable: str, label: str) -> str:
-    """``longtable`` with ``label`` (in italics) as the first line of its first head, so that the
-    label cannot be parted from the table by a page break (a paragraph before it can)."""
-    match = re.search(r"\\begin\{longtable\}\{([^}]*)\}\n", longtable)
-    if match is None:
-        raise ValueError("not a longtable: " + longtable[:60])
-    n_columns = len(re.findall(r"[lrc]", match.group(1)))
-    line = rf"\multicolumn{{{n_columns}}}{{@{{}}l}}{{\emph{{{_latex_escape(label)}}}}} \\[2pt]" + "\n"
-    return longtable[: match.end()] + line + longtable[match.end():]
+def _latex_table(df: Any, index: bool, size: str) -> str:
+    """``df`` (formatted) as one LaTeX longtable at ``size``."""
+    table = df.to_latex(index=index, na_rep="--", escape=True, multirow=False,
+                        longtable=True,                   # \multirow would need a package
+                        column_format=_alignment(df, index))
+    return table if size == "normalsize" else "{\\" + size + "\n" + table + "}\n"
 
 
 def _alt(caption: str, limit: int = 300) -> str:
@@ -225,22 +235,26 @@ def show_claims(df: Any, caption: str) -> None:
     _caption(caption)
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     rows = []
+    labels = [html.escape(str(c), quote=True) for c in df.columns]   # each cell's label on a phone
     for values in df.itertuples(index=False):
-        cells = [f"<td>{html.escape(str(v))}</td>" for v in values[:-1]]
+        cells = [f'<td data-label="{label}">{html.escape(str(v))}</td>'
+                 for label, v in zip(labels, values[:-1])]
         verdict = str(values[-1])
-        cells.append(f'<td class="verdict" style="background:{VERDICT_COLOURS.get(verdict, "#fff")};'
-                     f'white-space:nowrap">{html.escape(verdict)}</td>')
+        cells.append(f'<td class="verdict" data-label="{labels[-1]}" style="background:'
+                     f'{VERDICT_COLOURS.get(verdict, "#fff")};white-space:nowrap">'
+                     f'{html.escape(verdict)}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     table = (f'<table class="claims" style="text-align:left"><thead><tr>{head}</tr></thead>'
              f'<tbody>{"".join(rows)}</tbody></table>')
-    widths = ["0.23", "0.37", "0.15", "0.15"][: len(df.columns)]
+    widths = ["0.14", "0.19", "0.30", "0.17", "0.09"][: len(df.columns)]
     spec = "".join(rf">{{\raggedright\arraybackslash}}p{{{w}\linewidth}}" for w in widths)
     row_end = "\\\\\\hline\n"                     # \\ \hline: end of row, rule below it
     body = row_end.join(" & ".join(_latex_escape(str(v)) for v in values)
                         for values in df.itertuples(index=False))
     header = " & ".join(rf"\textbf{{{_latex_escape(str(c))}}}" for c in df.columns)
-    latex = (rf"\begin{{longtable}}{{{spec}}}\hline" + "\n" + header + "\\\\\\hline\\endhead\n"
-             + body + row_end + "\\end{longtable}\n")
+    latex = (r"{\footnotesize" + "\n"             # 9 pt: thirty claims in a few pages
+             + rf"\begin{{longtable}}{{{spec}}}\hline" + "\n" + header + "\\\\\\hline\\endhead\n"
+             + body + row_end + "\\end{longtable}}\n")
     display({"text/html": table, "text/latex": latex, "text/plain": df.to_string()}, raw=True)
 
 

@@ -68,14 +68,38 @@ def nearest_distance(x: Tensor, reference: Tensor, batch_size: int = 4096) -> Te
     return best.sqrt().to(x.dtype)
 
 
+#: A chain frame is "digit-like" when the classifier gives it at least this confidence …
+DIGIT_CONFIDENCE = 0.9
+#: … and it keeps at least this share of the ink (mean pixel) of the chain's start image.
+INK_SHARE = 0.5
+
+
+def morphs_and_fades(classes: Tensor, confidence: Tensor, ink: Tensor) -> dict[str, float]:
+    """Which chains morph from digit to digit and which fade, from per-frame ``classes``,
+    ``confidence`` and ``ink`` (mean pixel), each ``[B, T+1]`` with frame 0 the start image.
+
+    A chain **morphs** when two of its digit-like frames (confidence ≥ :data:`DIGIT_CONFIDENCE`
+    and ink ≥ :data:`INK_SHARE` × the start's) have different classes: it moves between digits
+    while still drawing digits. It **fades** when its last frame keeps less than that share of
+    the start's ink. A chain that only loses its ink changes class on the way (faint frames are
+    classified anyhow), so counting class changes alone cannot tell the two apart. Returns the
+    shares of chains that morph and that fade."""
+    digit_like = (confidence >= DIGIT_CONFIDENCE) & (ink >= INK_SHARE * ink[:, :1])
+    morphs = [len(set(c[d].tolist())) > 1 for c, d in zip(classes, digit_like)]
+    fades = ink[:, -1] < INK_SHARE * ink[:, 0]
+    return {"morphing_chains": sum(morphs) / len(morphs),
+            "fading_chains": int(fades.sum()) / len(morphs)}
+
+
 def chain_mixing(chain: ChainResult, classifier: DigitClassifier, reference: Tensor) -> dict[str, Any]:
     """How the chain moves between digits, frame by frame, judged by ``classifier``.
 
     Frames are those of the animation (:meth:`ChainResult.frames`), ``[T+1, B, 784]``. Returns
-    per chain and frame (lists ``[B][T+1]``) the class, the classifier's confidence and the pixel
-    distance to the nearest row of ``reference [M, 784]`` (the training images), plus summaries:
-    class changes per chain and the fraction of chains whose last frame has another class than
-    the start image.
+    per chain and frame (lists ``[B][T+1]``) the class, the classifier's confidence, the ink
+    (mean pixel) and the pixel distance to the nearest row of ``reference [M, 784]`` (the
+    training images), plus summaries: class changes per chain, the fraction of chains whose last
+    frame has another class than the start image, and the shares that morph and that fade
+    (:func:`morphs_and_fades`).
     """
     frames = chain.frames()                                                 # [T+1, B, 784]
     n_frames, n_chains = frames.shape[:2]
@@ -84,8 +108,10 @@ def chain_mixing(chain: ChainResult, classifier: DigitClassifier, reference: Ten
     confidence = judged["confidence"].reshape(n_frames, n_chains).T
     distance = nearest_distance(frames.flatten(0, 1), reference).reshape(n_frames, n_chains).T
     switches = (classes[:, 1:] != classes[:, :-1]).sum(1).float()         # [B]
+    ink = torch.nan_to_num(frames).mean(-1).T                               # [B, T+1]
     return {"frame_classes": classes.tolist(), "frame_confidence": confidence.tolist(),
-            "frame_nn_distance": distance.tolist(),
+            "frame_nn_distance": distance.tolist(), "frame_ink": ink.tolist(),
+            **morphs_and_fades(classes, confidence, ink),
             "class_switches_per_chain": float(switches.mean()),
             "fraction_final_class_changed": float((classes[:, -1] != classes[:, 0]).float().mean()),
             "final_mean_confidence": float(confidence[:, -1].mean()),

@@ -3,6 +3,7 @@ the one table (run × seed × architecture) the verdicts are computed from."""
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,7 @@ from typing import Any
 import vae_core
 
 from . import layout
-from .params import RUNS, study_parameters
-
-#: Short names of the runs for table headers.
-SHORT: dict[str, str] = {"original": "run A (original)", "retrained": "run B (retrained)"}
+from .params import MAIN_RUNS, RUNS, study_parameters
 
 #: The files the report reads from every cell (beside the steps' JSON metrics) …
 CELL_FILES: tuple[str, ...] = ("history.csv",)
@@ -59,13 +57,19 @@ class Study:
     other seeds' spread."""
 
     profile: str
-    runs: list[str]
+    runs: list[str]                   # the seed's runs (params.MAIN_RUNS) in this study
     archs: list[str]
     seeds: dict[str, list[int]]
     params: dict[str, dict[str, Any]]
     cells: dict[tuple[str, int, str], dict[str, Any]]
     classifier: dict[str, Any]
     notes: list[str] = field(default_factory=list)   # where the cells and the files disagree
+    variants: list[str] = field(default_factory=list)   # the seed-faithful variant runs present
+    run_archs: dict[str, list[str]] = field(default_factory=dict)   # each run's architectures
+
+    def archs_of(self, run: str) -> list[str]:
+        """The architectures ``run`` trained (the variants three), in the study's order."""
+        return self.run_archs.get(run, self.archs)
 
     def first(self, run: str, arch: str) -> dict[str, Any]:
         """The cell of ``run``'s first seed (the one the figures show)."""
@@ -75,7 +79,7 @@ class Study:
         """``step``'s metric ``key`` as a DataFrame, architectures × seeds."""
         import pandas as pd
 
-        return pd.DataFrame({s: {a: self.cells[(run, s, a)][step][key] for a in self.archs}
+        return pd.DataFrame({s: {a: self.cells[(run, s, a)][step][key] for a in self.archs_of(run)}
                              for s in self.seeds[run]})
 
     def first_seed(self, step: str, key: str, run: str) -> Any:
@@ -116,67 +120,109 @@ def _run_parameters(profile: str, run: str, arch: str, reports_dir: str) -> tupl
 
 def load_study(profile: str, reports_dir: str = "reports", runs: list[str] | None = None,
                archs: list[str] | None = None) -> Study:
-    """All cells of ``profile`` for ``runs`` (default: those of :data:`params.RUNS`), each run's
-    seeds and ``archs`` (default ``vae_core.ARCHS``), plus the classifier's metrics.
+    """All cells of ``profile`` for ``runs`` (default: every run of :data:`params.RUNS` that has
+    rendered cells; a variant run that has none is noted, not an error), each run's seeds and
+    architectures (``archs``, default ``vae_core.ARCHS``, within each run's own list), plus the
+    classifier's metrics.
 
     A run's parameters and seeds are those its cells were executed with (their provenance),
     which equal its parameter files' after ``make report``; when the files have changed since,
     ``Study.notes`` says so."""
-    runs = [r for r in RUNS if r in runs] if runs else list(RUNS)
+    from .workflow import run_archs
+
+    chosen = [r for r in RUNS if r in runs] if runs else list(RUNS)
     archs = [a for a in vae_core.ARCHS if a in archs] if archs else list(vae_core.ARCHS)
-    params, notes = {}, []
-    for r in runs:
-        params[r], note = _run_parameters(profile, r, archs[0], reports_dir)
+    params, notes, own, loaded = {}, [], {}, []
+    for r in chosen:
+        own[r] = [a for a in run_archs(r, profile) if a in archs]
+        params[r], note = _run_parameters(profile, r, own[r][0], reports_dir)
+        first = layout.cell_dir(profile, r, params[r].get("seeds", [0])[0], own[r][0], reports_dir)
+        if not runs and RUNS[r].variant_of and not first.exists():
+            notes.append(f"{RUNS[r].title} has no rendered cells (`make report PROFILE={profile}` "
+                         f"renders them): its claims are not measured")
+            continue
         notes += [note] if note else []
-    seeds = {r: list(params[r].get("seeds", [0])) for r in runs}
+        loaded.append(r)
+    seeds = {r: list(params[r].get("seeds", [0])) for r in loaded}
     cells = {(r, s, a): load_cell(profile, r, a, reports_dir, seed=s, pictures=s == seeds[r][0])
-             for r in runs for s in seeds[r] for a in archs}
+             for r in loaded for s in seeds[r] for a in own[r]}
+    if any("morphing_chains" not in c["05-chain"] for c in cells.values()):
+        notes.append("some cells were rendered before chains were told apart as morphing or "
+                     "fading: that claim is not tested on them (`make report` renders them anew)")
     clf = layout.classifier_dir(profile, reports_dir) / "classifier.json"
     if not clf.exists():
         raise FileNotFoundError(f"{clf} does not exist; run `make report PROFILE={profile}` first")
-    return Study(profile=profile, runs=runs, archs=archs, seeds=seeds, params=params, cells=cells,
-                 classifier=json.loads(clf.read_text()), notes=notes)
+    return Study(profile=profile, runs=[r for r in loaded if r in MAIN_RUNS], archs=archs,
+                 seeds=seeds, params=params, cells=cells, classifier=json.loads(clf.read_text()),
+                 notes=notes, variants=[r for r in loaded if r not in MAIN_RUNS],
+                 run_archs={r: own[r] for r in loaded})
 
 
-def _final_gap(history: Any) -> float:
-    """|validation − training ELBO| / |validation ELBO| at the last epoch."""
-    val, train = history.val_elbo.iloc[-1], history.train_elbo.iloc[-1]
-    return float(abs(val - train) / abs(val))
+def _curve_numbers(history: Any) -> dict[str, float]:
+    """What the claims read from a learning curve (validation ELBO per epoch, nats): the gain
+    after the first tenth of the epochs, over the last tenth, in the first fifth and after it,
+    the epochs of the first fifth whose validation ELBO fell, and training − validation at the
+    end. Fractions of the epochs, so that a profile with fewer epochs reads the same way."""
+    val, train = history.val_elbo.to_numpy(), history.train_elbo.to_numpy()
+    n = len(val)
+    tenth, fifth = max(1, round(n / 10)), max(1, round(n / 5))
+    return {"final_gap_nats": float(train[-1] - val[-1]),
+            "val_gain_after_tenth": float(val[-1] - val[tenth - 1]),
+            "val_gain_last_tenth": float(val[-1] - val[max(0, n - 1 - tenth)]),
+            "val_gain_first_fifth": float(val[fifth - 1] - val[0]),
+            "val_gain_after_fifth": float(val[-1] - val[fifth - 1]),
+            "val_drops_first_fifth": int((val[1:fifth] < val[:fifth - 1]).sum())}
+
+
+def reconstruction_error(elbo: dict[str, Any]) -> float:
+    """The mean squared reconstruction error per test image (summed over the 784 pixels, one z
+    per image), recovered from 02-elbo's log-likelihood term and σ: log N(x; μ, σ²I) =
+    −SSE/(2σ²) − 784·log σ − 392·log 2π."""
+    sigma, pixels = elbo["decoder_std"], vae_core.IMAGE_PIXELS
+    return 2 * sigma ** 2 * (-elbo["test_log_lik"] - pixels * math.log(sigma)
+                             - 0.5 * pixels * vae_core.LOG_2PI)
 
 
 def metrics_table(cells: dict[tuple[str, int, str], dict[str, Any]]) -> Any:
-    """The study as one DataFrame indexed by (run, seed, arch), one column per judged number:
+    """The study as one DataFrame indexed by (run, seed, arch), exactly the columns of
+    ``verdicts.METRIC_COLUMNS`` (checked):
 
-    ``test_elbo``, ``test_iwae`` (nats), ``collapsed`` (dimensions with KL < 0.01),
-    ``collapsed_kl_<t>`` (dimensions with KL < t for each of ``verdicts.KL_THRESHOLDS``),
-    ``min_dim_kl`` (the smallest dimension's KL, nats),
-    ``active_units``, ``final_gap`` (relative validation−training gap at the last epoch),
-    ``chain_finite``, ``final_saturated`` (fraction of the chain's last pixels ≥ 1),
-    ``frechet_distance``, ``chain_confidence`` (mean classifier confidence over all frames),
-    ``class_switches`` (class changes per chain).
+    ``test_elbo``, ``test_iwae`` (nats), ``recon_sq_error`` (:func:`reconstruction_error`),
+    ``collapsed_kl_<t>`` (dimensions with KL < t, each of ``verdicts.KL_THRESHOLDS``),
+    ``min_dim_kl`` (the smallest dimension's KL, nats), ``active_units``, the learning-curve
+    numbers of :func:`_curve_numbers`, ``decoder_std`` (the final σ), ``chain_finite``,
+    ``final_saturated`` (share of the chain's last pixels ≥ 1), ``frechet_distance``,
+    ``chain_confidence`` (mean classifier confidence over all frames), ``class_switches`` (class
+    changes per chain), ``morphing_chains`` and ``fading_chains`` (shares of chains,
+    ``quality.morphs_and_fades``; NaN for a cell rendered before they were recorded).
     """
     import numpy as np
     import pandas as pd
 
-    from .verdicts import KL_THRESHOLDS
+    from .verdicts import KL_THRESHOLDS, METRIC_COLUMNS, check_columns
 
     rows = {}
     for (run, seed, arch), c in cells.items():
         kl = np.asarray(c["03-collapse"]["kl_per_dim"])
+        chain = c["05-chain"]
         rows[(run, seed, arch)] = {
             "test_elbo": c["02-elbo"]["test_elbo"], "test_iwae": c["02-elbo"]["test_iwae"],
-            "collapsed": c["03-collapse"]["collapsed_dims_kl_below_0.01"],
+            "recon_sq_error": reconstruction_error(c["02-elbo"]),
             **{f"collapsed_kl_{t:g}": int((kl < t).sum()) for t in KL_THRESHOLDS},
             "min_dim_kl": float(kl.min()),
             "active_units": c["03-collapse"]["active_units"],
-            "final_gap": _final_gap(c["history"]),
-            "chain_finite": bool(c["05-chain"]["finite"]),
-            "final_saturated": c["05-chain"]["final_fraction_saturated"],
+            **_curve_numbers(c["history"]),
+            "decoder_std": c["02-elbo"]["decoder_std"],
+            "chain_finite": bool(chain["finite"]),
+            "final_saturated": chain["final_fraction_saturated"],
             "frechet_distance": c["04-samples"]["frechet_distance"],
-            "chain_confidence": float(np.mean(c["05-chain"]["frame_confidence"])),
-            "class_switches": c["05-chain"]["class_switches_per_chain"]}
-    table = pd.DataFrame.from_dict(rows, orient="index")
+            "chain_confidence": float(np.mean(chain["frame_confidence"])),
+            "class_switches": chain["class_switches_per_chain"],
+            "morphing_chains": chain.get("morphing_chains", math.nan),
+            "fading_chains": chain.get("fading_chains", math.nan)}
+    table = pd.DataFrame.from_dict(rows, orient="index")[list(METRIC_COLUMNS)]
     table.index = pd.MultiIndex.from_tuples(table.index, names=["run", "seed", "arch"])
+    check_columns(table)
     return table
 
 

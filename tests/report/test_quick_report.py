@@ -41,10 +41,11 @@ def test_beyond_the_seed(html):
     assert len(verdicts) >= 12
 
 
-def test_the_report_opens_with_the_claims_and_a_contents_that_resolves(html):
+def test_the_report_opens_with_findings_then_the_claims_and_a_contents_that_resolves(html):
     body = html[html.index("<body"):]
+    found = body.index("Of the seed’s") if "Of the seed’s" in body else body.index("Of the seed's")
     claims = body.index('<table class="claims"')
-    assert claims < body.index('id="Training-set-up"'), "the claims table is not first"
+    assert found < claims < body.index('id="Training-set-up"'), "findings, then claims, first"
     toc = re.search(r'<nav class="toc">(.*?)</nav>', body, re.S)
     assert toc and claims < toc.start()
     ids = set(re.findall(r'id="([^"]+)"', body))
@@ -58,7 +59,8 @@ def test_every_verdict_shows_its_margin(html):
     assert len(rows) >= 12
     for row in rows:
         cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
-        assert len(cells) == 4 and cells[2].strip(), row[:200]     # claim, evidence, margin, verdict
+        # claim, the seed's words, test and evidence, margin with its interval and δ, verdict
+        assert len(cells) == 5 and cells[3].strip() and cells[1].startswith("“"), row[:200]
         assert "white-space:nowrap" in row
 
 
@@ -115,8 +117,15 @@ def test_pdf_figures_float_with_their_captions_and_tables_keep_theirs():
         path = re.search(r"\\adjustimage\{[^}]*\}\{[^}]*\}\}\{([^}]+)\}", figure).group(1)
         assert (OUT / path).is_file(), f"the PDF would miss {path}"
         assert "\\textbf{" in figure or "Limiting distribution" in figure   # its caption inside
-    captions = [t for t in latex if t.startswith("\\par\\Needspace")]
+    captions = [t for t in latex if t.startswith("\\par\\Needspace")
+                or t.startswith("\\begin{landscape}")]      # a landscape table carries its own
     assert sum("Table" in c for c in captions) >= 5         # Tables 1-5 keep their captions
-    # no table below body size: nothing shrinks the claims table or the others
-    assert not any(re.search(r"\\(tiny|scriptsize|footnotesize|small)\b|adjustbox", t)
-                   for t in latex if "longtable" in t)
+    # every table whole: one longtable each, no column groups, no text below 8 pt
+    tables = [t for t in latex if "longtable" in t]
+    assert tables and all(t.count("\\begin{longtable}") == 1 for t in tables)
+    assert not any(re.search(r"Columns, part|\\tiny\b|adjustbox", t) for t in tables)
+
+
+def test_the_seed_faithful_variant_is_reported(html):
+    assert "does batch 16 break the chain?" in html
+    assert "The seed-faithful variant" in html or "not rendered in this study" in html
