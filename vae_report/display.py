@@ -5,12 +5,47 @@ import base64
 import html
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+@dataclass
+class TablePart:
+    """A table of the report: the frame, its caption, the formats of its float columns
+    (:func:`show_table`) and a markdown note shown below it ("" for none)."""
+
+    df: Any
+    caption: str
+    float_format: str | Mapping[Any, str] = "{:.2f}"
+    note: str = ""
+
+
+@dataclass
+class FigurePart:
+    """A figure of the report: the matplotlib figure, the file name it is saved as in the
+    report's figures folder, its caption and a markdown note shown below it."""
+
+    fig: Any
+    name: str
+    caption: str
+    note: str = ""
+
+
+def show(part: TablePart | FigurePart | None, figures_dir: str | os.PathLike = ".") -> None:
+    """Show a table or a figure of the report (nothing for ``None``), then its note."""
+    if part is None:
+        return
+    if isinstance(part, FigurePart):
+        show_figure(part.fig, Path(figures_dir) / part.name, part.caption)
+    else:
+        show_table(part.df, part.caption, part.float_format)
+    if part.note:
+        md(part.note)
 
 
 def md(text: str) -> None:
@@ -38,20 +73,12 @@ def _caption(text: str, keep_lines: int = PDF_LINES_WITH_CAPTION, latex: bool = 
 
 
 def markdown_to_latex(text: str) -> str:
-    """A caption's inline markdown as LaTeX: ``**bold**``, ``*italic*`` and `` `code` `` become
-    ``\\textbf``, ``\\emph`` and ``\\texttt``; every other LaTeX special character is escaped.
-    (Only what the report's captions use: no links, no nesting of code inside bold.)"""
-    parts = re.split(r"(`[^`]*`)", text)
-    out = []
-    for k, part in enumerate(parts):
-        if k % 2:                                   # a code span: its characters as they are
-            out.append(r"\texttt{" + _latex_escape(part[1:-1]) + "}")
-            continue
-        part = _latex_escape(part)
-        part = re.sub(r"\*\*(.+?)\*\*", r"\\textbf{\1}", part)
-        part = re.sub(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])", r"\\emph{\1}", part)
-        out.append(part)
-    return "".join(out)
+    """A caption's markdown as LaTeX by nbconvert's own filter (pandoc): ``**bold**``,
+    ``*italic*`` and `` `code` `` become ``\\textbf``, ``\\emph`` and ``\\texttt``, every
+    LaTeX special character is escaped."""
+    from nbconvert.filters.markdown import markdown2latex
+
+    return markdown2latex(text).strip()
 
 
 #: The LaTeX sizes a table may take in the PDF (11 pt article: 11, 10, 9, 8 pt — never below
@@ -92,7 +119,9 @@ def show_table(df: Any, caption: str, float_format: str | Mapping[Any, str] = DE
 
     shown = formatted(df, float_format)
     size, landscape = pdf_layout(shown, index)
-    _caption(caption, latex=not landscape)
+    # a table of up to 25 rows starts on a page that holds it whole (no "continued" break)
+    rows = len(shown) + 4 if len(shown) <= 25 else PDF_LINES_WITH_CAPTION
+    _caption(caption, keep_lines=rows, latex=not landscape)
     html_table = shown.to_html(index=index, na_rep="–", border=0)
     latex = _latex_table(shown, index, size)
     if landscape:
@@ -258,14 +287,12 @@ def show_claims(df: Any, caption: str) -> None:
     display({"text/html": table, "text/latex": latex, "text/plain": df.to_string()}, raw=True)
 
 
-_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
-                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
-                  "^": r"\textasciicircum{}"}
-
-
 def _latex_escape(text: str) -> str:
-    """``text`` with LaTeX's special characters escaped (one pass: no escape is escaped again)."""
-    return re.sub(r"[\\&%$#_{}~^]", lambda m: _LATEX_SPECIAL[m.group()], text)
+    """``text`` with LaTeX's special characters escaped: nbconvert's own filter, the one its
+    LaTeX template applies to markdown cells."""
+    from nbconvert.filters.latex import escape_latex
+
+    return escape_latex(text)
 
 
 def show_contents(sections: Sequence[tuple[str, str]]) -> None:
@@ -280,13 +307,19 @@ def show_contents(sections: Sequence[tuple[str, str]]) -> None:
              "text/plain": "\n".join(title for title, _ in sections)}, raw=True)
 
 
-def show_animations(items: Sequence[tuple[str, Path]], filmstrip: str | os.PathLike,
-                    caption: str) -> None:
+def show_animations(items: Sequence[tuple[str, Path]], filmstrip: FigurePart,
+                    figures_dir: str | os.PathLike) -> None:
     """GIFs for the HTML (``<img>`` with data URIs: nbconvert's HTML drops ``image/gif`` outputs)
-    and, for the PDF, which cannot play them, the PNG filmstrip saved at ``filmstrip`` (in the
-    report's figures folder) as a floating figure with the caption."""
+    and, for the PDF, which cannot play them, the ``filmstrip`` figure saved in the report's
+    figures folder as a floating figure with its caption."""
+    import matplotlib.pyplot as plt
     from IPython.display import display
 
+    path = Path(figures_dir) / filmstrip.name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    filmstrip.fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(filmstrip.fig)
+    caption = filmstrip.caption
     cells = "".join(
         f'<figure style="display:inline-block;margin:4px;text-align:center">'
         f'<img alt="chain of {label}" src="data:image/gif;base64,{_b64(Path(gif).read_bytes())}"'
@@ -294,6 +327,6 @@ def show_animations(items: Sequence[tuple[str, Path]], filmstrip: str | os.PathL
         f'<figcaption style="font-size:80%">{label}</figcaption></figure>'
         for label, gif in items)
     display({"text/html": f'<div class="chains">{cells}</div>',
-             "image/png": _b64(Path(filmstrip).read_bytes()),
-             "text/latex": _pdf_figure(Path(filmstrip), caption)}, raw=True)
+             "image/png": _b64(path.read_bytes()),
+             "text/latex": _pdf_figure(path, caption)}, raw=True)
     _html_only_caption(caption)

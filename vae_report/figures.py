@@ -1,7 +1,6 @@
 """Pictures of images: grids, uint8 arrays, and the chain's GIF and filmstrip."""
 from __future__ import annotations
 
-import math
 import os
 from typing import Any
 
@@ -20,18 +19,13 @@ def displayable(images: Tensor) -> Tensor:
 
 
 def image_grid(images: Tensor, nrow: int, pad: int = 2, pad_value: float = 1.0) -> Tensor:
-    """Tile ``[N, 784]`` images into one ``[H, W]`` array in ``[0, 1]`` (:func:`displayable`)."""
-    imgs = displayable(images).reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
-    ncol = nrow
-    nrows = math.ceil(len(imgs) / ncol)
-    h = nrows * IMAGE_SIDE + (nrows + 1) * pad
-    w = ncol * IMAGE_SIDE + (ncol + 1) * pad
-    grid = torch.full((h, w), pad_value)
-    for i, img in enumerate(imgs):
-        r, c = divmod(i, ncol)
-        top, left = pad + r * (IMAGE_SIDE + pad), pad + c * (IMAGE_SIDE + pad)
-        grid[top:top + IMAGE_SIDE, left:left + IMAGE_SIDE] = img
-    return grid
+    """Tile ``[N, 784]`` images, ``nrow`` to a row, into one ``[H, W]`` array in ``[0, 1]``
+    (:func:`displayable`), ``pad`` pixels of ``pad_value`` around each: torchvision's
+    ``make_grid`` on one channel."""
+    from torchvision.utils import make_grid
+
+    imgs = displayable(images).reshape(-1, 1, IMAGE_SIDE, IMAGE_SIDE)
+    return make_grid(imgs, nrow=nrow, padding=pad, pad_value=pad_value)[0]
 
 
 def to_uint8_images(images: Tensor) -> Any:

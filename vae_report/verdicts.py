@@ -117,13 +117,19 @@ def _need(frame: Any, *archs: str) -> Any:
     return frame
 
 
+def others(values: Any, *archs: str) -> Any:
+    """``values`` without the rows of ``archs``; NotInSelection when no other row is left."""
+    rest = values.drop(index=[a for a in archs if a in values.index])
+    if rest.empty:
+        raise NotInSelection("the other architectures")
+    return rest
+
+
 def lead(values: Any, arch: str, higher_is_better: bool = True) -> Any:
     """Per seed: how far ``arch`` is ahead of the best other architecture (> 0: it is the best)."""
     _need(values, arch)
-    others = values.drop(index=arch)
-    if others.empty:
-        raise NotInSelection("the other architectures")
-    return values.loc[arch] - others.max() if higher_is_better else others.min() - values.loc[arch]
+    others_ = others(values, arch)
+    return values.loc[arch] - others_.max() if higher_is_better else others_.min() - values.loc[arch]
 
 
 def both_runs(per_run: Callable[[str], Any]) -> Callable[[Any], tuple[Any, str]]:
@@ -188,9 +194,10 @@ def _deepest_rises_again(table: Any) -> tuple[Any, str]:
 
 def _vanilla_stops_early(table: Any) -> tuple[Any, str]:
     gain = _need(by_seed(table, RUN_A, "val_gain_after_tenth"), "vanilla")
-    return (gain.drop(index="vanilla").min() - gain.loc["vanilla"],
+    deep = others(gain, "vanilla").min()
+    return (deep - gain.loc["vanilla"],
             f"validation ELBO gained after the first tenth of training: vanilla "
-            f"{_per_seed(gain.loc['vanilla'])}, smallest deep model {_per_seed(gain.drop(index='vanilla').min())} nats")
+            f"{_per_seed(gain.loc['vanilla'])}, smallest deep model {_per_seed(deep)} nats")
 
 
 def _validation_follows(table: Any, run: str, tolerance: float = 10.0) -> tuple[Any, str]:
@@ -199,7 +206,7 @@ def _validation_follows(table: Any, run: str, tolerance: float = 10.0) -> tuple[
 
 
 def _deep_learn_further(table: Any) -> tuple[Any, str]:
-    gain = by_seed(table, RUN_A, "val_gain_last_tenth").drop(index="vanilla", errors="ignore")
+    gain = others(by_seed(table, RUN_A, "val_gain_last_tenth"), "vanilla")
     return gain.min(), f"smallest gain of a deep model over the last tenth {_per_seed(gain.min(), 2)} nats"
 
 
@@ -214,7 +221,7 @@ def _deep512_sharpest(table: Any) -> tuple[Any, str]:
 
 def _deepest_among_sharpest(table: Any) -> tuple[Any, str]:
     e = _need(_recon(table, RUN_A), DEEPEST)
-    second = e.drop(index=DEEPEST).apply(lambda col: col.nsmallest(2).iloc[-1])
+    second = others(e, DEEPEST).apply(lambda col: col.nsmallest(2).iloc[-1])
     rank = e.rank(method="min").loc[DEEPEST]
     return second - e.loc[DEEPEST], f"deepest's rank by reconstruction error {_names(rank.astype(int))}"
 
@@ -226,6 +233,7 @@ def _vanilla_blurriest(table: Any) -> tuple[Any, str]:
 
 def _b_deeper_blurrier(table: Any) -> tuple[Any, str]:
     e = _recon(table, RUN_B)
+    others(e, e.index[0])                       # a correlation needs several models
     rho = e.apply(lambda col: _spearman(_layers(e.index), col))
     return rho, f"rank correlation of hidden layers and reconstruction error {_per_seed(rho, 2)}"
 
@@ -272,9 +280,8 @@ def _no_collapse(arch: str) -> Callable[[Any, str], tuple[Any, str]]:
 def _others_collapse(table: Any, run: str) -> tuple[Any, str]:
     spared = {"vanilla", "deep-512"} | ({"deep-256"} if run == RUN_B else set())
     c = by_seed(table, run, f"collapsed_kl_{SEED_KL_THRESHOLD:g}")
-    others = c.drop(index=[a for a in spared if a in c.index])
-    fewest = others.idxmin()
-    return others.min() - 0.5, f"fewest collapsed: {_names(fewest)} ({_per_seed(others.min(), 0)})"
+    rest = others(c, *spared)
+    return rest.min() - 0.5, f"fewest collapsed: {_names(rest.idxmin())} ({_per_seed(rest.min(), 0)})"
 
 
 def _deepest_most_collapsed(table: Any, run: str) -> tuple[Any, str]:
@@ -303,6 +310,7 @@ def _deepest_samples(table: Any, run: str) -> tuple[Any, str]:
 
 def _depth_and_samples(table: Any, run: str) -> tuple[Any, str]:
     fd = by_seed(table, run, "frechet_distance")
+    others(fd, fd.index[0])                     # a correlation needs several models
     rho = fd.apply(lambda col: _spearman(_layers(fd.index), -col))
     return rho, f"rank correlation of hidden layers and −FD {_per_seed(rho, 2)}"
 
@@ -654,3 +662,11 @@ RULE = (f"Each claim is judged through a margin per training seed that is > 0 wh
         f"mean, *not reproduced* when it rejects with a negative one, *unclear* otherwise. The "
         f"interval is the mean margin's at the claim's Holm level; δ is the smallest margin that "
         f"would matter in practice (≥ δ / < δ: whether the whole interval clears it).")
+
+
+def caption(seeds: dict[str, list[int]]) -> str:
+    """The claims table's caption: the seeds behind it, the rule, and what is not judged."""
+    counts = ", ".join(f"{RUNS[r].short}: {len(s)}" for r, s in seeds.items())
+    return ("**Claims and verdicts.** Every claim of the seed in its order, judged over every "
+            f"seed of each run ({counts} seeds). " + RULE + " Not judged, and why: "
+            + "; ".join(f"“{n.quote}” — {n.why}" for n in NOT_JUDGED) + ".")

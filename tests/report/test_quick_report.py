@@ -21,14 +21,14 @@ def html() -> str:
 
 
 def test_tables_and_figures(html):
-    # the seed's Tables 1-4 and Figures 1-7, then ours: Table 5 (sample quality), Figure 8 (IWAE
-    # vs K), 9 (sample classes), 10-11 (chain mixing)
+    # the seed's Tables 1-4 and Figures 1-7, then ours: Table 5 (sample quality), Figure 8 (seed
+    # spread), 9 (IWAE vs K), 10 (sample classes), 11-12 (chain mixing)
     for n in range(1, 6):
         assert f"Table {n}." in html, f"Table {n} missing"
-    for n in range(1, 12):
+    for n in range(1, 13):
         assert f"Figure {n}." in html, f"Figure {n} missing"
     # every figure is an embedded image, not a link to a file
-    assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', html)) >= 11
+    assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', html)) >= 12
 
 
 def test_beyond_the_seed(html):
@@ -111,8 +111,8 @@ def _latex_outputs() -> list[str]:
 def test_pdf_figures_float_with_their_captions_and_tables_keep_theirs():
     latex = _latex_outputs()
     floats = [t for t in latex if t.startswith("\\begin{figure}")]
-    # Figures 1-11 and one filmstrip per run, each a float of a PNG saved beside the report
-    assert len(floats) >= 13
+    # Figures 1-12 and one filmstrip per run, each a float of a PNG saved beside the report
+    assert len(floats) >= 14
     for figure in floats:
         path = re.search(r"\\adjustimage\{[^}]*\}\{[^}]*\}\}\{([^}]+)\}", figure).group(1)
         assert (OUT / path).is_file(), f"the PDF would miss {path}"
