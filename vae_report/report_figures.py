@@ -151,7 +151,7 @@ def iwae_against_k(study: Study, fig_no: int) -> FigurePart:
                     color=colour[a], label=a)
         ax.set(xscale="log", xlabel="K (importance samples)", title=RUNS[r].short)
     axes[0, 0].set_ylabel(f"bound − bound at K={ks[0]} (nats)")
-    axes[0, 0].legend(fontsize=FONT - 1)
+    axes[0, 0].legend(fontsize=FONT - 0.5)
     n_img = study.first(study.runs[0], study.archs[0])["02-elbo"]["iwae_curve_images"]
     return FigurePart(fig, f"fig{fig_no:02d}-iwae-vs-k.png",
                       f"**Figure {fig_no}.** How the importance-weighted bound moves with K, on "
@@ -234,7 +234,7 @@ def chain_mixing(study: Study, fig_no: int) -> FigurePart:
         axes[1, j].set(xlabel="step")
     axes[0, 0].set_ylabel("classifier confidence")
     axes[1, 0].set_ylabel("distance to nearest\ntraining image")
-    axes[0, 0].legend(ncol=2, fontsize=FONT - 1)
+    axes[0, 0].legend(ncol=2, fontsize=FONT - 0.5)
     fig.tight_layout()
     return FigurePart(fig, f"fig{fig_no:02d}-chain-mixing.png",
                       f"**Figure {fig_no}.** Along the chains, averaged over the 16 chains of each "

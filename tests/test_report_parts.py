@@ -1,0 +1,70 @@
+"""The report's tables and figures, built from the committed full study (reports/full: its JSON,
+histories and first-seed pictures, no training): each fits the PDF whole, every figure is at
+most report_figures.WIDTH wide with no text below report_figures.FONT, and the captions carry
+the study's own numbers."""
+import matplotlib
+import pytest
+
+from vae_report import display, report, verdicts
+from vae_report import report_figures as figure
+from vae_report import report_tables as table
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(scope="module")
+def study():
+    return report.load_study("full")
+
+
+@pytest.fixture(scope="module")
+def metrics(study):
+    return study.metrics_table()
+
+
+def test_every_table_fits_the_pdf_whole_and_has_a_caption(study, metrics):
+    parts = [table.setup(study, "full"), table.architectures(study),
+             table.generalisation_gap(study, metrics), table.collapse(study, metrics),
+             table.iwae_by_k(study), table.elbo_against_iwae(study, metrics),
+             table.sample_quality(study), table.chain_end(study),
+             table.chain_mixing(study, metrics), table.training_cost(study), table.parameters(study),
+             *(table.test_elbo(study, metrics, r, n) for r, n in zip(study.runs, (3, 4)))]
+    for part in parts:
+        assert isinstance(part, display.TablePart) and part.caption.startswith("**")
+        shown = display.formatted(part.df, part.float_format)
+        display.pdf_layout(shown)                       # raises when it cannot be shown whole
+        assert not part.df.empty
+    assert list(parts[1].df["match"]) == ["yes"] * 7    # the seed's parameter counts, exactly
+
+
+def test_table3_beside_the_seed_and_its_note(study, metrics):
+    t3 = table.test_elbo(study, metrics, "original", 3)
+    assert t3.df.loc["deep-512", "ELBO (seed)"] == 56.41
+    assert "Spearman 0.68" in t3.note and "floors never bind" in t3.note
+    assert "mean ± sd over 3 seeds" in t3.caption
+
+
+def test_the_variant_table_is_absent_without_variant_runs(study):
+    assert study.variants == [] and table.variant(study) is None
+
+
+def test_every_figure_is_narrow_enough_and_its_text_large_enough(study, metrics):
+    figure.style()
+    parts = [figure.learning_curves(study, "original", 1), figure.reconstructions(study, "original", 2),
+             figure.collapse(study), figure.samples(study, "retrained", 7),
+             figure.seed_spread(study, metrics, 8), figure.iwae_against_k(study, 9),
+             figure.sample_classes(study, 10), figure.filmstrips(study, "retrained"),
+             figure.chain_classes(study, 11), figure.chain_mixing(study, 12)]
+    for part in parts:
+        fig = part.fig
+        assert fig.get_size_inches()[0] <= figure.WIDTH + 1e-9, part.name
+        sizes = [t.get_fontsize() for t in fig.findobj(matplotlib.text.Text) if t.get_text().strip()]
+        # the PDF shows it at most 6.9 in wide: no text below 7 pt there
+        shrink = min(1.0, 6.9 / fig.get_size_inches()[0])
+        assert sizes and min(sizes) * shrink >= 7.0, (part.name, min(sizes))
+        matplotlib.pyplot.close(fig)
+    # the seed-spread figure draws one dot per (run, seed, model)
+    spread = figure.seed_spread(study, metrics, 8)
+    dots = sum(len(c.get_offsets()) for c in spread.fig.axes[0].collections)
+    assert dots >= len(metrics.loc[list(study.runs)])
+    assert verdicts.SEED_KL_THRESHOLD == 0.01
