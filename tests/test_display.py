@@ -79,15 +79,21 @@ def test_figures_are_saved_at_twice_the_resolution_with_alt_text(monkeypatch, tm
     assert shown[1]["text/latex"] == ""
 
 
-def test_a_table_caption_is_kept_with_the_first_rows_in_the_pdf(monkeypatch):
+def test_a_table_caption_is_kept_with_its_table_in_the_pdf(monkeypatch):
+    """A short table (≤ 25 rows) starts on a page that holds its caption and all its rows; a
+    long one keeps its caption with its first rows and continues over pages."""
     shown = _shown(monkeypatch)
     caption = "**Table 3.** Test ELBO " + "of every model " * 20
-    display.show_table(pd.DataFrame({"x": [1.0]}, index=["vanilla"]), caption)
-    html_caption, latex = shown[0]["text/markdown"], shown[0]["text/latex"]
-    assert html_caption == caption
-    lines = int(re.search(r"\\Needspace\{(\d+)\\baselineskip\}", latex).group(1))
-    assert lines == -(-len(caption) // display.PDF_LINE_CHARACTERS) + display.PDF_LINES_WITH_CAPTION
-    assert "\\textbf{Table 3.} Test ELBO" in latex and latex.rstrip().endswith("\\nopagebreak")
+    caption_lines = -(-len(caption) // display.PDF_LINE_CHARACTERS)
+    for rows, kept in ((1, 1 + 4), (25, 25 + 4), (40, display.PDF_LINES_WITH_CAPTION)):
+        shown.clear()
+        display.show_table(pd.DataFrame({"x": [1.0] * rows}, index=[f"m{i}" for i in range(rows)]),
+                           caption)
+        html_caption, latex = shown[0]["text/markdown"], shown[0]["text/latex"]
+        assert html_caption == caption
+        lines = int(re.search(r"\\Needspace\{(\d+)\\baselineskip\}", latex).group(1))
+        assert lines == caption_lines + kept, rows
+        assert "\\textbf{Table 3.} Test ELBO" in latex and latex.rstrip().endswith("\\nopagebreak")
 
 
 def test_markdown_captions_become_latex():

@@ -127,9 +127,11 @@ def seed_spread(study: Study, metrics: Any, fig_no: int) -> FigurePart:
     data = data[data.run.isin(study.runs) & data.arch.isin(study.archs)]
     data = data.assign(run=data.run.map(lambda r: RUNS[r].short))
     fig, ax = plt.subplots(figsize=(WIDTH, 3.6))
+    several = len(study.runs) > 1                 # seaborn cannot dodge a single hue level
     sns.pointplot(data=data, x="arch", y="test_elbo", hue="run", errorbar=None, markers="_",
-                  linestyles="none", dodge=0.4, order=study.archs, ax=ax, markersize=16)
-    sns.stripplot(data=data, x="arch", y="test_elbo", hue="run", dodge=True, size=4,
+                  linestyles="none", dodge=0.4 if several else False, order=study.archs, ax=ax,
+                  markersize=16)
+    sns.stripplot(data=data, x="arch", y="test_elbo", hue="run", dodge=several, size=4,
                   order=study.archs, ax=ax, legend=False, alpha=0.8)
     ax.set(xlabel="", ylabel="test ELBO (nats per image)")
     ax.tick_params(axis="x", rotation=20)
