@@ -68,3 +68,11 @@ def test_every_figure_is_narrow_enough_and_its_text_large_enough(study, metrics)
     dots = sum(len(c.get_offsets()) for c in spread.fig.axes[0].collections)
     assert dots >= len(metrics.loc[list(study.runs)])
     assert verdicts.SEED_KL_THRESHOLD == 0.01
+
+
+def test_the_classifier_note_states_its_accuracy(study):
+    from vae_report import findings
+    note = findings.classifier_note(study.classifier)
+    assert f"{100 * study.classifier['test_accuracy']:.2f} %" in note and "below 99 %" not in note
+    weak = {**study.classifier, "test_accuracy": 0.9}
+    assert "below 99 %" in findings.classifier_note(weak)
