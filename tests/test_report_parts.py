@@ -76,3 +76,20 @@ def test_the_classifier_note_states_its_accuracy(study):
     assert f"{100 * study.classifier['test_accuracy']:.2f} %" in note and "below 99 %" not in note
     weak = {**study.classifier, "test_accuracy": 0.9}
     assert "below 99 %" in findings.classifier_note(weak)
+
+
+def test_every_function_the_report_notebook_calls_exists():
+    """A cheap guard before a render: each `module.name` the notebook uses is there."""
+    import json
+    import re
+    from pathlib import Path
+
+    from vae_report import findings
+    modules = {"findings": findings, "table": table, "figure": figure, "verdicts": verdicts,
+               "report": report}
+    nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "report.ipynb").read_text())
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    used = set(re.findall(r"\b(findings|table|figure|verdicts|report)\.(\w+)", code))
+    assert len(used) > 20
+    missing = [f"{m}.{n}" for m, n in used if not hasattr(modules[m], n)]
+    assert not missing, missing
