@@ -11,8 +11,7 @@ import vae_core
 from .params import RUNS
 from .seed_reference import SEED_TEST_ELBO
 from .stats import ALPHA, NOT_REPRODUCED, REPRODUCED, UNCLEAR
-from .verdicts import (EXP_BREAKS_AT, RUN_A, RUN_B, VARIANT_A, VARIANT_B, Judged, by_seed,
-                       runs_of)
+from .verdicts import EXP_BREAKS_AT, VARIANT_A, VARIANT_B, Judged, by_seed, main_runs
 
 
 def _mean_by_arch(table: Any, run: str, column: str) -> Any:
@@ -48,9 +47,7 @@ def tally(judged: Sequence[Judged]) -> str:
 def best_models(table: Any) -> str:
     """Which model has the highest mean test ELBO in each main run, beside the seed's choice."""
     parts = []
-    for run in (RUN_A, RUN_B):
-        if run not in runs_of(table):
-            continue
+    for run in main_runs(table):
         elbo = _mean_by_arch(table, run, "test_elbo")
         seed = SEED_TEST_ELBO.get(run, {})
         seed_best = max(seed, key=seed.get) if seed else "—"
@@ -95,9 +92,7 @@ def _agreement(rho: float) -> str:
 
 def samples_vs_likelihood(table: Any) -> str:
     parts = []
-    for run in (RUN_A, RUN_B):
-        if run not in runs_of(table):
-            continue
+    for run in main_runs(table):
         iwae = _mean_by_arch(table, run, "test_iwae")
         fd = _mean_by_arch(table, run, "frechet_distance")
         rho = float(iwae.rank().corr((-fd).rank()))

@@ -17,7 +17,7 @@ holds in both). Claims about the seed's broken chain are judged on the seed-fait
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -99,6 +99,11 @@ def check_columns(table: Any) -> None:
 
 def runs_of(table: Any) -> list[str]:
     return list(dict.fromkeys(table.index.get_level_values("run")))
+
+
+def main_runs(table: Any) -> list[str]:
+    """The seed's two runs that ``table`` holds (a selection may lack one)."""
+    return [r for r in (RUN_A, RUN_B) if r in runs_of(table)]
 
 
 def by_seed(table: Any, run: str, column: str) -> Any:
@@ -247,34 +252,41 @@ def _b_deeper_blurrier(table: Any) -> tuple[Any, str]:
     return r, f"correlation of hidden layers and reconstruction error {_per_seed(r, 2)}"
 
 
+def _lead_over_worst_better(ranked: Any, values: Any, higher_is_better: bool) -> Any:
+    """Per seed: the deepest model's lead on ``values`` over the worst (on ``values``) of the
+    models that beat it on ``ranked`` (> 0: it overtakes one of them); NaN when none beats it.
+    Both frames architectures × seeds."""
+    import pandas as pd
+
+    out = {}
+    for s in ranked.columns:
+        better = ranked.index[ranked[s] > ranked.loc[DEEPEST, s]]
+        if not len(better):
+            out[s] = math.nan
+        elif higher_is_better:
+            out[s] = values.loc[DEEPEST, s] - values.loc[better, s].min()
+        else:
+            out[s] = values.loc[better, s].max() - values.loc[DEEPEST, s]
+    return pd.Series(out)
+
+
 def _bound_lifts_deepest(table: Any) -> tuple[Any, str]:
     elbo = _need(by_seed(table, RUN_A, "test_elbo"), DEEPEST)
     iwae = by_seed(table, RUN_A, "test_iwae")
-    out = {}
-    for s in elbo.columns:
-        above = elbo.index[elbo[s] > elbo.loc[DEEPEST, s]]
-        out[s] = (iwae.loc[DEEPEST, s] - iwae.loc[above, s].min()) if len(above) else math.nan
-    import pandas as pd
-
-    m = pd.Series(out)
     by_e = elbo.rank(ascending=False, method="min").loc[DEEPEST]
     by_w = iwae.rank(ascending=False, method="min").loc[DEEPEST]
-    return m, (f"deepest's rank by ELBO {_names(by_e.astype(int))}, by IWAE "
-               f"{_names(by_w.astype(int))}")
+    return (_lead_over_worst_better(elbo, iwae, higher_is_better=True),
+            f"deepest's rank by ELBO {_names(by_e.astype(int))}, by IWAE "
+            f"{_names(by_w.astype(int))}")
 
 
 def _elbo_not_enough(table: Any) -> tuple[Any, str]:
     iwae = _need(by_seed(table, RUN_A, "test_iwae"), DEEPEST)
     fd = by_seed(table, RUN_A, "frechet_distance")
-    out = {}
-    for s in iwae.columns:
-        better = iwae.index[iwae[s] > iwae.loc[DEEPEST, s]]
-        out[s] = (fd.loc[better, s].max() - fd.loc[DEEPEST, s]) if len(better) else math.nan
-    import pandas as pd
-
     rho = [_spearman(iwae[s], -fd[s]) for s in iwae.columns]
-    return pd.Series(out), (f"rank correlation of likelihood (IWAE) and sample quality (−FD) "
-                            f"over the models {_per_seed(rho, 2)}; {THEIS}")
+    return (_lead_over_worst_better(iwae, fd, higher_is_better=False),
+            f"rank correlation of likelihood (IWAE) and sample quality (−FD) over the models "
+            f"{_per_seed(rho, 2)}; {THEIS}")
 
 
 def _no_collapse(arch: str) -> Callable[[Any, str], tuple[Any, str]]:
@@ -345,7 +357,7 @@ def _batch16_breaks_chain(table: Any) -> tuple[Any, str]:
     seeds = [s for s in a.index if s in b.index]
     finite = {r: bool(by_seed(table, r, "chain_finite").all().all()) for r in (VARIANT_A, VARIANT_B)}
     floored = ", ".join(f"{RUNS[r].short} {100 * by_seed(table, r, 'final_saturated').max().max():.0f} %"
-                        for r in (RUN_A, RUN_B) if r in runs_of(table))
+                        for r in main_runs(table))
     return ((a.loc[seeds] - 0.5).combine(0.5 - b.loc[seeds], min),
             f"share of final pixels ≥ 1 (worst model per seed): {RUNS[VARIANT_A].short} "
             f"{_per_seed(a, 2)}, {RUNS[VARIANT_B].short} {_per_seed(b, 2)}; all states finite: "
@@ -597,7 +609,6 @@ class Judged:
     interval: tuple[float, float] = (math.nan, math.nan)
     level: float = math.nan
     practical: str = ""
-    margins: list[float] = field(default_factory=list)
 
 
 def judge(table: Any, claims: list[SeedClaim] | None = None, alpha: float = stats.ALPHA) -> list[Judged]:
@@ -612,8 +623,7 @@ def judge(table: Any, claims: list[SeedClaim] | None = None, alpha: float = stat
         except NotInSelection as missing:
             judged.append(Judged(c, f"not measured: {missing} is not in this study"))
             continue
-        values = [float(x) for x in margins]
-        judged.append(Judged(c, evidence, stats.margin_test(values), margins=values))
+        judged.append(Judged(c, evidence, stats.margin_test([float(x) for x in margins])))
     tested = [j for j in judged if j.test is not None]
     rejected, levels = stats.holm([j.test.p for j in tested], alpha)
     for j, rej, level in zip(tested, rejected, levels):
