@@ -117,7 +117,7 @@ def stacked_epoch_timer(arch: str, batch: int, x: torch.Tensor) -> Callable[[], 
     pgs = [torch.Generator().manual_seed(s) for s in range(STACK)]
     ngs = [torch.Generator().manual_seed(100 + s) for s in range(STACK)]
     return _warmed_up_epoch(lambda data: engine.run_epoch(
-        stack, data, batch, pgs, ngs, seeds=list(range(STACK)), check_every=10_000), x, batch)
+        stack, data, batch, pgs, ngs, check_every=10_000), x, batch)
 
 
 def tutorial_epoch_timer(arch: str, batch: int, n: int) -> Callable[[], float]:

@@ -21,7 +21,11 @@ papermill, Snakemake nor LaTeX) and the project's ``vae_core`` and training modu
 * ``timing``: warm steps of each design (one model and a seed stack of 3, eager and graphed) for every
   architecture at batch 16 and 64, timed under ``torch.cuda.set_sync_debug_mode("error")`` (a
   host synchronisation inside the step fails the check), and the projected training time of
-  the whole study (7 architectures × 100 epochs × each run's steps × its seeds).
+  the whole study (7 architectures × 100 epochs × each run's steps × its seeds);
+* ``whole_run``: the design the workflow uses on a GPU (``train_per: run``): a run's models —
+  every architecture's seed stack — stepped together (``engine.Several``), eager and replayed
+  from one CUDA graph, at batch 16 (run A) and 64 (run B), and the study's projected training
+  time from it.
 
 ``--tiny`` runs every check at small sizes (CI runs it on the CPU so the script cannot rot);
 the full check is sized to finish within 8 minutes on one GPU, warm-up included.
@@ -35,9 +39,7 @@ correct devices can differ by about L·γ_784 relative to the terms' magnitude: 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
-import math
 import os
 import platform
 import sys
@@ -53,8 +55,10 @@ import vae_core as vc  # noqa: E402
 from vae_report import engine, fast_step, seed_stack, training  # noqa: E402
 
 UNIT_ROUNDOFF = 2.0 ** -24
-#: Training steps an epoch per run (48k images at batch 16 and 64) and the seeds the study trains.
+#: Training steps an epoch per run (48k images at batch 16 and 64) and the seeds a run trains
+#: (params/runs/*.yaml; this script reads no YAML — tests/test_bench.py keeps the two in step).
 STUDY_STEPS = {16: 3000, 64: 750}
+STUDY_SEEDS = 5
 
 
 def gamma(n: int) -> float:
@@ -226,38 +230,58 @@ def resume(device: torch.device, x: torch.Tensor, out: Path) -> dict[str, Any]:
     return {"ok": equal, "images": len(train_x), "val_elbo": h_resumed.val_elbo}
 
 
-def _timer(arch: str, batch: int, device: torch.device, stacked: bool,
-           graphed: bool) -> Callable[[int], float]:
-    """Seconds per step of one design, measured over ``steps`` warm steps."""
-    g = torch.Generator().manual_seed(1)
-    size = 3 if stacked else 1
-    models, optimizers = _models(arch, range(size), device)
+def _design(arch: str, device: torch.device, stacked: bool, graphed: bool) -> engine.Stepper:
+    """One model or a seed stack of 3 of ``arch``, eager or graphed."""
+    models, optimizers = _models(arch, range(3 if stacked else 1), device)
     stepper: engine.Stepper = (seed_stack.SeedStack(models, optimizers) if stacked
                                else engine.OneModel(models[0], optimizers[0], "fast"))
-    if graphed:
-        stepper = engine.Graphed(stepper)
+    return engine.Graphed(stepper) if graphed else stepper
+
+
+def _measure(stepper: engine.Stepper, batch: int, device: torch.device,
+             steps: int) -> dict[str, Any]:
+    """ms per warm step of ``stepper`` on random batches, or the error a host synchronisation
+    inside the step raised; with the graph's state when it is a ``Graphed``."""
+    g = torch.Generator().manual_seed(1)
+    size = len(stepper.models)
     x = torch.rand(size, batch, vc.IMAGE_PIXELS, generator=g).to(device)
     eps = torch.randn(size, batch, 64, generator=g).to(device)
-    step = lambda: stepper.step(x, eps)                               # noqa: E731
+    try:
+        result: dict[str, Any] = {
+            "ms_per_step": 1e3 * _timed(lambda: stepper.step(x, eps), device, steps),
+            "sync_free": True}
+    except RuntimeError as exc:                                     # a sync inside the step
+        return {"error": str(exc).splitlines()[0], "sync_free": False}
+    if isinstance(stepper, engine.Graphed):
+        result["graph"] = stepper.state
+    return result
 
-    def timed(steps: int) -> float:
-        for _ in range(10):
-            step()                                                    # warm-up
-        synchronize(device)
+
+def _line(head: str, row: dict[str, Any]) -> str:
+    return f"  {head}: " + ", ".join(
+        f"{d} {r['ms_per_step']:.3f} ms" if "ms_per_step" in r else f"{d} FAILED: {r['error']}"
+        for d, r in row.items() if isinstance(r, dict))
+
+
+def _timed(step: Callable[[], Any], device: torch.device, steps: int) -> float:
+    """Seconds per call of ``step`` over ``steps`` calls after 10 of warm-up, with any host
+    synchronisation inside it an error on CUDA."""
+    for _ in range(10):
+        step()                                                        # warm-up
+    synchronize(device)
+    if device.type == "cuda":
+        torch.cuda.set_sync_debug_mode("error")                       # a sync inside fails
+    try:
+        t = time.perf_counter()
+        for _ in range(steps):
+            step()
         if device.type == "cuda":
-            torch.cuda.set_sync_debug_mode("error")                   # a sync inside fails
-        try:
-            t = time.perf_counter()
-            for _ in range(steps):
-                step()
-            if device.type == "cuda":
-                torch.cuda.set_sync_debug_mode("default")
-            synchronize(device)
-            return (time.perf_counter() - t) / steps
-        finally:
-            if device.type == "cuda":
-                torch.cuda.set_sync_debug_mode("default")
-    return timed
+            torch.cuda.set_sync_debug_mode("default")
+        synchronize(device)
+        return (time.perf_counter() - t) / steps
+    finally:
+        if device.type == "cuda":
+            torch.cuda.set_sync_debug_mode("default")
 
 
 def timing(device: torch.device, archs: list[str], batches: list[int], steps: int,
@@ -267,26 +291,51 @@ def timing(device: torch.device, archs: list[str], batches: list[int], steps: in
     rows, study = [], {design: 0.0 for design in designs}
     for arch in archs:
         for batch in batches:
-            row = {"arch": arch, "batch": batch}
+            row: dict[str, Any] = {"arch": arch, "batch": batch}
             for design, (stacked, graphed) in designs.items():
-                try:
-                    seconds = _timer(arch, batch, device, stacked, graphed)(steps)
-                    row[design] = {"ms_per_step": 1e3 * seconds, "sync_free": True}
+                row[design] = _measure(_design(arch, device, stacked, graphed), batch, device,
+                                       steps)
+                if "ms_per_step" in row[design]:
                     # the study: 100 epochs of STUDY_STEPS[batch] steps per seed
-                    per_seed = seconds / (3 if stacked else 1)
-                    study[design] += per_seed * 100 * STUDY_STEPS.get(batch, 48_000 // batch) \
-                        * seeds_per_run
-                except RuntimeError as exc:                          # a sync inside the step
-                    row[design] = {"error": str(exc).splitlines()[0], "sync_free": False}
+                    per_seed = row[design]["ms_per_step"] / 1e3 / (3 if stacked else 1)
+                    study[design] += per_seed * 100 * _epoch_steps(batch) * seeds_per_run
             rows.append(row)
-            print(f"  {arch:17} batch {batch:3}: " + ", ".join(
-                f"{d} {r['ms_per_step']:.3f} ms" if "ms_per_step" in r else f"{d} FAILED: {r['error']}"
-                for d, r in row.items() if isinstance(r, dict)), flush=True)
-    projected = {d: s / 60 for d, s in study.items()}
-    print("  projected training of the study (min): " + ", ".join(
-        f"{d} {m:.1f}" for d, m in projected.items()), flush=True)
-    return {"rows": rows, "projected_training_minutes": projected, "steps_timed": steps,
-            "seeds_per_run": seeds_per_run}
+            print(_line(f"{arch:17} batch {batch:3}", row), flush=True)
+    return {"rows": rows, "projected_training_minutes": _projected(study, ""),
+            "steps_timed": steps, "seeds_per_run": seeds_per_run}
+
+
+def whole_run(device: torch.device, archs: list[str], batches: list[int], steps: int,
+              seeds: int) -> dict[str, Any]:
+    """A run's models stepped together — one seed stack of ``seeds`` per architecture in one
+    ``engine.Several`` — eager and graphed: ms a step, and the study's training projected from
+    it (the two main runs, one per batch size, 100 epochs; the variants' 18 models not counted)."""
+    rows, study = [], {"eager": 0.0, "graphed": 0.0}
+    for batch in batches:
+        row: dict[str, Any] = {"batch": batch, "models": len(archs) * seeds}
+        for design, graphed in (("eager", False), ("graphed", True)):
+            stepper: engine.Stepper = engine.Several(
+                [seed_stack.SeedStack(*_models(a, range(seeds), device)) for a in archs])
+            row[design] = _measure(engine.Graphed(stepper) if graphed else stepper, batch,
+                                   device, steps)
+            if "ms_per_step" in row[design]:
+                study[design] += row[design]["ms_per_step"] / 1e3 * 100 * _epoch_steps(batch)
+        rows.append(row)
+        print(_line(f"{row['models']} models at batch {batch}", row), flush=True)
+    return {"rows": rows, "projected_training_minutes": _projected(study, ", a run per process"),
+            "steps_timed": steps, "archs": archs, "seeds_per_run": seeds}
+
+
+def _projected(study_seconds: dict[str, float], how: str) -> dict[str, float]:
+    """Each design's projected training minutes, printed."""
+    minutes = {d: s / 60 for d, s in study_seconds.items()}
+    print(f"  projected training of the study{how} (min): " + ", ".join(
+        f"{d} {m:.1f}" for d, m in minutes.items()), flush=True)
+    return minutes
+
+
+def _epoch_steps(batch: int) -> int:
+    return STUDY_STEPS.get(batch, 48_000 // batch)
 
 
 # --------------------------------------------------------------------------------------------
@@ -329,7 +378,9 @@ def main(argv: list[str] | None = None) -> int:
         ("graphed_vs_eager", lambda: graphed_vs_eager(device, archs, 16)),
         ("resume", lambda: resume(device, load_subset(args.data, 200 if args.tiny else 2000),
                                   args.out)),
-        ("timing", lambda: timing(device, archs, batches, 20 if args.tiny else 500, 3)),
+        ("timing", lambda: timing(device, archs, batches, 20 if args.tiny else 500, STUDY_SEEDS)),
+        ("whole_run", lambda: whole_run(device, archs, batches, 5 if args.tiny else 300,
+                                        2 if args.tiny else STUDY_SEEDS)),
     ]
     failed = []
     for name, check in checks:

@@ -1,6 +1,7 @@
 """Train every seed of one (run, architecture) into its checkpoint; the Snakefile's training job.
 
     train_seeds.py --profile full --run original --arch deep-512 [-p KEY VALUE]...
+    train_seeds.py --profile full --run original --arch vanilla deep-128 ... --together
 
 The parameters are the notebooks' (``params/base.yaml``, ``params/runs/<run>.yaml``,
 ``params/profiles/<profile>.yaml``, then ``-p`` values read as YAML), checked the same way. The
@@ -9,6 +10,9 @@ run's ``seeds`` are trained side by side as one stacked model when ``stack_seeds
 model (``vae_report.seed_stack``), else one after another; either way each
 seed gets the checkpoint ``checkpoints/<profile>/<run>/seed-<s>/<arch>.pt`` it would get from
 ``notebooks/01-train.ipynb`` alone, which then only reads it and draws the learning curves.
+With several architectures and ``--together`` (the Snakefile's job on a GPU: ``train_per:
+run``) all their models are stepped each step in one process — one CUDA graph for the whole run
+(``training.train_models``); without it they train one architecture after another.
 A killed job resumes every seed from its last finished epoch; Ctrl-C prints "interrupted" and
 exits with status 130.
 """
@@ -28,7 +32,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--profile", required=True)
     ap.add_argument("--run", required=True)
-    ap.add_argument("--arch", required=True)
+    ap.add_argument("--arch", required=True, nargs="+", help="one or more architectures")
+    ap.add_argument("--together", action="store_true",
+                    help="step every model of the architectures each step, in one process")
     ap.add_argument("-p", dest="values", action="append", default=[], nargs=2,
                     metavar=("KEY", "VALUE"), help="one parameter, read as YAML (repeatable)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -40,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     # the trainer says which seeds resume from which epoch (vae_report.training.log)
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(message)s", datefmt="%H:%M:%S")
     start = time.time()
-    label = f"{args.profile}/{args.run}/{args.arch}"
+    label = f"{args.profile}/{args.run}/{'+'.join(args.arch)}"
     try:
         import yaml
 
@@ -52,19 +58,22 @@ def main(argv: list[str] | None = None) -> int:
 
         values = study_parameters(args.profile, args.run)
         values.update({key: yaml.safe_load(value) for key, value in args.values})
-        values.update(profile=args.profile, run=args.run, arch=args.arch)
-        params = check_params(values)
+        values.update(profile=args.profile, run=args.run)
+        models = [dataclasses.replace(params, seed=s)                     # every (arch, seed)
+                  for params in (check_params({**values, "arch": a}) for a in args.arch)
+                  for s in params.seeds]
+        params = models[0]
         set_threads(params.threads)
         device = pick_device(params.device)
-        per_seed = {s: dataclasses.replace(params, seed=s) for s in params.seeds}
         print(f"[{time.strftime('%H:%M:%S')}] training {label}, seeds {params.seeds} "
-              f"(stack_seeds: {params.stack_seeds}) on {device}", flush=True)
+              f"(stack_seeds: {params.stack_seeds}{', together' * args.together}) on {device}",
+              flush=True)
         data = study_data(params)
-        histories = training.train_seeds(
-            training.TrainConfig.from_params(params), params.seeds, data.train, data.val,
-            {s: p.checkpoint_path for s, p in per_seed.items()}, device,
-            meta={s: provenance(p.as_dict()) for s, p in per_seed.items()},
-            stack=params.stack_seeds, progress=not args.quiet)
+        histories = training.train_models(
+            [training.TrainConfig.from_params(p) for p in models], data.train, data.val,
+            [p.checkpoint_path for p in models], device,
+            meta=[provenance(p.as_dict()) for p in models], stack=params.stack_seeds,
+            progress=not args.quiet, together=args.together)
     except (ValueError, RuntimeError, FloatingPointError, OSError) as exc:
         # the suite's errors name the problem and the fix: the message, not a traceback
         print(f"[{time.strftime('%H:%M:%S')}] failed {label}: {type(exc).__name__}: {exc}",
@@ -74,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{time.strftime('%H:%M:%S')}] interrupted {label} after {time.time() - start:.0f} s; "
               f"the next run resumes every seed from its last finished epoch", flush=True)
         return 130
-    ends = ", ".join(f"seed {s}: val ELBO {h.val_elbo[-1]:.1f} ({h.backend[-1]})"
-                     for s, h in histories.items())
+    ends = ", ".join(f"{p.arch} seed {p.seed}: val ELBO {h.val_elbo[-1]:.1f} ({h.backend[-1]})"
+                     for p, h in zip(models, histories))
     print(f"[{time.strftime('%H:%M:%S')}] trained {label} in {time.time() - start:.0f} s: {ends}",
           flush=True)
     return 0

@@ -58,4 +58,22 @@ def test_the_gpu_check_runs_on_the_cpu_at_tiny_sizes(tmp_path):
     projected = report["timing"]["projected_training_minutes"]
     assert set(projected) == {"one model", "seed stack of 3", "one model, graphed",
                               "seed stack of 3, graphed"} and min(projected.values()) > 0
+    run = report["whole_run"]
+    assert [r["models"] for r in run["rows"]] == [4, 4]              # 2 archs x 2 seeds (tiny)
+    assert all(r["graphed"]["graph"] == "on cpu: eager" for r in run["rows"])
+    assert min(run["projected_training_minutes"].values()) > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gpu_check.json"]
+
+
+def test_the_gpu_check_knows_the_study_it_projects():
+    """gpu_check.py reads no YAML (the device machine has torch only): its copy of the study's
+    seeds and steps per epoch must match params/ and the data split."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import gpu_check
+    from vae_report.params import MAIN_RUNS, study_parameters
+
+    for run in MAIN_RUNS:
+        p = study_parameters("full", run)
+        assert len(p["seeds"]) == gpu_check.STUDY_SEEDS, run
+        train_images = round(60_000 * (1 - p["val_split"]))
+        assert gpu_check.STUDY_STEPS[p["batch_size"]] == -(-train_images // p["batch_size"]), run

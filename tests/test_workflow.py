@@ -290,6 +290,29 @@ def test_ctrl_c_says_interrupted_without_a_traceback(tmp_path):
     assert not out.exists() and not (tmp_path / ".step.partial.ipynb").exists()
 
 
+def test_train_per_run_is_one_training_job_per_run_holding_all_its_models():
+    """--config train_per=run (the default where jobs use a GPU): one job per run, whose shell
+    trains every architecture of the run together; the steps still read each checkpoint."""
+    out = _dry_run(ROOT, "profile=quick", "runs=original-exp", "train_per=run")
+    assert out.returncode == 0, out.stderr
+    jobs = _planned(out.stdout)
+    assert [r for r, _ in jobs if r.startswith("train_")] == ["train_original_exp"]
+    block = out.stdout.split("rule train_original_exp:")[1].split("\n\n")[0]
+    outputs = re.search(r"output: (.+)", block).group(1).split(", ")
+    assert len(outputs) == len(workflow.run_seeds("original-exp", "quick")) * 3
+    shell = _dry_run_shell(ROOT, "profile=quick", "runs=original-exp", "train_per=run")
+    assert "--arch vanilla deep-512 deep-512-256-128 --together" in shell
+    refused = _dry_run(ROOT, "profile=quick", "train_per=model")
+    assert refused.returncode != 0 and "train_per must be arch" in refused.stderr + refused.stdout
+
+
+def _dry_run_shell(cwd, *config):
+    """The shell commands a dry run would run."""
+    out = subprocess.run([SNAKEMAKE, "--dry-run", "--printshellcmds", "--cores", "2", "--quiet",
+                          "progress", "--config", *config], cwd=cwd, capture_output=True, text=True)
+    return out.stdout
+
+
 def test_training_jobs_run_the_costliest_first():
     order = sorted(((r, a) for r in ("original", "retrained") for a in vae_core.ARCHS),
                    key=lambda ra: -workflow.training_priority("full", *ra))

@@ -5,9 +5,12 @@ noise ``eps [S, B, D]`` and returns their per-image ELBOs ``[S, B]``. Two implem
 
 * :class:`OneModel` — one model (S = 1), stepped by the hand-written gradient and the direct
   fused-Adam call (``fast``) or by autograd on ``vae_core.elbo_terms`` (``autograd``);
-* ``seed_stack.SeedStack`` — S seeds of one architecture as one stacked model (``fast-stacked``).
+* ``seed_stack.SeedStack`` — S seeds of one architecture as one stacked model (``fast-stacked``);
 
-:func:`run_epoch` is the epoch for both: each model's batch order and noise are drawn in one
+and two wrap them: :class:`Several` (steppers of different architectures — a whole run — as
+one) and :class:`Graphed` (the step captured once as a CUDA graph and replayed).
+
+:func:`run_epoch` is the epoch for all of them: each model's batch order and noise are drawn in one
 call from its own CPU generators (``devices.epoch_draws``), the ELBOs of every step are summed
 on the device, and NaN/∞ is looked for every ``check_every`` steps (the only host
 synchronisations of an epoch; the step itself makes none: tests/test_fast_step.py).
@@ -32,7 +35,6 @@ class Stepper(Protocol):
     """S models trained together, step by step."""
 
     models: list[nn.Module]
-    backend: str          #: what each model's history records for an epoch of this stepper
 
     def step(self, x: Tensor, eps: Tensor) -> Tensor:
         """One step of every model: ``x [S, B, 784]``, ``eps [S, B, D]`` → ELBO ``[S, B]``."""
@@ -44,6 +46,10 @@ class Stepper(Protocol):
 
     def optimizer_state(self, index: int) -> dict[str, Any]:
         """Model ``index``'s Adam ``state_dict()`` for its checkpoint."""
+        ...
+
+    def model_backend(self, index: int) -> str:
+        """What model ``index``'s history records as the backend of an epoch of this stepper."""
         ...
 
 
@@ -90,6 +96,53 @@ class OneModel:
     def optimizer_state(self, index: int) -> dict[str, Any]:
         return self.optimizer.state_dict()
 
+    def model_backend(self, index: int) -> str:
+        return self.backend
+
+
+class Several:
+    """Steppers of different architectures — one run's seed stacks, or single models — as one
+    :class:`Stepper`: a run's models in one process, every one of them stepped each step.
+
+    The S models are the inner steppers' models in order; row s of ``x [S, B, 784]`` and
+    ``eps [S, B, D]`` goes to the stepper that holds model s, and each inner stepper steps its
+    rows as it would alone (the same arithmetic on the same numbers, so each model's training is
+    bit-identical to its stepper's own: tests/test_engine.py). The inner steps run one after
+    another; wrapped in :class:`Graphed` on CUDA they are captured into one graph, so a step of
+    the whole run is one launch. All models share the batch size and the latent size."""
+
+    def __init__(self, steppers: Sequence[Stepper]) -> None:
+        if not steppers:
+            raise ValueError("Several needs at least one stepper")
+        self.steppers = list(steppers)
+        self.models = [m for inner in self.steppers for m in inner.models]
+        dims = {m.latent_dim for m in self.models}
+        if len(dims) != 1:
+            raise ValueError(f"models stepped together draw one noise tensor, so they need one "
+                             f"latent size; got {sorted(dims)}")
+        ends = [0]
+        for inner in self.steppers:
+            ends.append(ends[-1] + len(inner.models))
+        self.rows = list(zip(ends, ends[1:]))        # inner stepper k holds models [a, b)
+        #: model s → (its stepper, its index there)
+        self.where = [(k, s - a) for k, (a, b) in enumerate(self.rows) for s in range(a, b)]
+
+    def step(self, x: Tensor, eps: Tensor) -> Tensor:
+        return torch.cat([inner.step(x[a:b], eps[a:b])
+                          for inner, (a, b) in zip(self.steppers, self.rows)])
+
+    def model_state(self, index: int) -> dict[str, Tensor]:
+        k, i = self.where[index]
+        return self.steppers[k].model_state(i)
+
+    def optimizer_state(self, index: int) -> dict[str, Any]:
+        k, i = self.where[index]
+        return self.steppers[k].optimizer_state(i)
+
+    def model_backend(self, index: int) -> str:
+        k, i = self.where[index]
+        return self.steppers[k].model_backend(i)
+
 
 def stacked_batches(x: Tensor, perms: Tensor, step: int, batch_size: int) -> Tensor:
     """Batch ``step`` of every model: ``x [N, 784]`` gathered by ``perms [S, N]`` (each model's
@@ -100,17 +153,18 @@ def stacked_batches(x: Tensor, perms: Tensor, step: int, batch_size: int) -> Ten
 
 
 def raise_if_not_finite(elbo_sums: Tensor, epoch: int, batch_size: int,
-                        seeds: Sequence[int] | None = None) -> None:
+                        names: Sequence[str] | None = None) -> None:
     """Raise :class:`NonFiniteLossError` if a per-step ELBO sum is NaN or infinite.
 
-    ``elbo_sums [S, steps so far]`` of S models named by ``seeds`` (``None``: one model). The
-    message names the seed whose loss broke first, the epoch and the step (both from 1)."""
+    ``elbo_sums [S, steps so far]`` of S models called ``names`` (e.g. ``"seed 3"``; ``None``:
+    one model). The message names the model whose loss broke first, the epoch and the step
+    (both from 1)."""
     bad = ~torch.isfinite(elbo_sums)
     if not bool(bad.any()):
         return
     first = [int(row.nonzero()[0]) if bool(row.any()) else math.inf for row in bad]
     s = min(range(len(first)), key=first.__getitem__)
-    who = "training loss" if seeds is None else f"training loss of seed {seeds[s]}"
+    who = "training loss" if names is None else f"training loss of {names[s]}"
     raise NonFiniteLossError(
         f"{who} became non-finite at epoch {epoch}, step {first[s] + 1} (both counted from 1; "
         f"batch size {batch_size}). Try a lower lr or a larger batch size.")
@@ -119,10 +173,10 @@ def raise_if_not_finite(elbo_sums: Tensor, epoch: int, batch_size: int,
 def run_epoch(stepper: Stepper, x: Tensor, batch_size: int,
               perm_gens: Sequence[torch.Generator], noise_gens: Sequence[torch.Generator],
               *, epoch: int = 1, check_every: int = 500,
-              seeds: Sequence[int] | None = None) -> list[float]:
+              names: Sequence[str] | None = None) -> list[float]:
     """One pass of every model of ``stepper`` over ``x [N, 784]``; returns each model's mean
     training ELBO. Model s's batch order and noise come from ``perm_gens[s]``/``noise_gens[s]``;
-    ``seeds`` names the models in a :class:`NonFiniteLossError` (``epoch`` counted from 1)."""
+    ``names`` name the models in a :class:`NonFiniteLossError` (``epoch`` counted from 1)."""
     for model in stepper.models:
         model.train()
     n, device = len(x), x.device
@@ -137,7 +191,7 @@ def run_epoch(stepper: Stepper, x: Tensor, batch_size: int,
         elbo = stepper.step(xb, noise[:, step * batch_size:(step + 1) * batch_size].contiguous())
         torch.sum(elbo, -1, out=elbo_sums[:, step])
         if (step + 1) % check_every == 0 or step == n_steps - 1:
-            raise_if_not_finite(elbo_sums[:, : step + 1], epoch, batch_size, seeds)
+            raise_if_not_finite(elbo_sums[:, : step + 1], epoch, batch_size, names)
     return [float(row.sum()) / n for row in elbo_sums]
 
 
@@ -156,7 +210,7 @@ class Graphed:
     """
 
     def __init__(self, stepper: Stepper, warmup: int = 3) -> None:
-        self.inner, self.models, self.backend = stepper, stepper.models, stepper.backend
+        self.inner, self.models = stepper, stepper.models
         self.warmup = warmup
         self.steps = 0
         device = next(stepper.models[0].parameters()).device
@@ -210,3 +264,6 @@ class Graphed:
 
     def optimizer_state(self, index: int) -> dict[str, Any]:
         return self.inner.optimizer_state(index)
+
+    def model_backend(self, index: int) -> str:
+        return self.inner.model_backend(index)

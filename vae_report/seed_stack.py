@@ -172,6 +172,9 @@ class SeedStack:
         """Seed ``seed_index``'s model ``state_dict()`` with its tensors copied out of the stack."""
         return _cloned(self.models[seed_index].state_dict())
 
+    def model_backend(self, seed_index: int) -> str:
+        return self.backend
+
 
 def _cloned(value):
     if isinstance(value, Tensor):

@@ -33,7 +33,7 @@ import vae_core
 from . import fast_step
 from .checkpoints import in_progress_path, load_checkpoint, save_checkpoint
 from .devices import flush_denormals
-from .engine import Graphed, OneModel, Stepper, run_epoch
+from .engine import Graphed, OneModel, Several, Stepper, run_epoch
 from .errors import NonFiniteLossError
 from .evaluation import evaluate_elbo
 from .seed_stack import SeedStack, stack_problem, stacking_pays
@@ -278,29 +278,39 @@ def _finish(run: _Run) -> None:
     run.model.eval()
 
 
+def _names(group: Sequence[_Run]) -> list[str] | None:
+    """What an error calls each model of ``group``: ``None`` for one model, ``"seed 3"`` for
+    the seeds of one architecture, ``"deep-512 seed 3"`` across architectures."""
+    if len(group) == 1:
+        return None
+    archs = len({r.config.arch for r in group}) > 1
+    return [f"{r.config.arch} " * archs + f"seed {r.config.seed}" for r in group]
+
+
 def _train(group: Sequence[_Run], stepper: Stepper, x: Tensor, xv: Tensor, until: int,
            bar: Any = None, on_epoch_end: Callable[[int], None] | None = None) -> None:
     """The one run loop: train the models of ``group`` (one, or a seed stack) with ``stepper``
     up to epoch ``until``, validating and checkpointing each model every epoch."""
     config = group[0].config
-    seeds = [r.config.seed for r in group] if len(group) > 1 else None
+    names = _names(group)
     while group[0].epochs_done < until:
         epoch = group[0].epochs_done + 1
         t0 = time.perf_counter()
         try:
             elbos = run_epoch(stepper, x, config.batch_size, [r.perm_gen for r in group],
                               [r.noise_gen for r in group], epoch=epoch,
-                              check_every=config.check_every, seeds=seeds)
+                              check_every=config.check_every, names=names)
         except NonFiniteLossError as exc:
-            kept = "; ".join((f"seed {r.config.seed}: " if seeds else "")
-                             + _kept_checkpoint_note(r.checkpoint, r.history) for r in group)
+            kept = "; ".join((f"{name}: " if names else "")
+                             + _kept_checkpoint_note(r.checkpoint, r.history)
+                             for name, r in zip(names or [""] * len(group), group))
             raise NonFiniteLossError(f"{exc} {kept}.") from None
         # each model's share of the epoch, so that seconds add up over models as alone
         seconds = (time.perf_counter() - t0) / len(group)
         if isinstance(stepper, Graphed):                  # recorded: was the graph replayed?
             for run in group:
                 run.meta["training_backend"]["graph"] = stepper.state
-        vals = [_end_epoch(r, elbo, seconds, xv, stepper.backend, stepper.model_state(i),
+        vals = [_end_epoch(r, elbo, seconds, xv, stepper.model_backend(i), stepper.model_state(i),
                            stepper.optimizer_state(i))
                 for i, (r, elbo) in enumerate(zip(group, elbos))]
         if bar is not None:
@@ -381,48 +391,103 @@ def train_seeds(config: TrainConfig, seeds: Sequence[int], train_x: Tensor, val_
     alone. A non-finite loss stops everything with an error naming the seed, epoch and step;
     every seed keeps its last good epoch's checkpoint. Returns each seed's history.
     """
-    device = torch.device(device)
-    flush_denormals()
     if len(set(seeds)) != len(seeds) or not seeds:
         raise ValueError(f"seeds must be distinct and not empty, got {list(seeds)}")
+    each = (None if on_epoch_end is None else
+            lambda epoch, histories: on_epoch_end(epoch, dict(zip(seeds, histories))))
+    histories = train_models([dataclasses.replace(config, seed=s) for s in seeds], train_x, val_x,
+                             [checkpoints[s] for s in seeds], device,
+                             [(meta or {}).get(s) for s in seeds], stack, progress, each)
+    return dict(zip(seeds, histories))
+
+
+def train_models(configs: Sequence[TrainConfig], train_x: Tensor, val_x: Tensor,
+                 checkpoints: Sequence[str | os.PathLike], device: torch.device | str = "cpu",
+                 meta: Sequence[Mapping[str, Any] | None] | None = None,
+                 stack: bool | str = "auto", progress: bool = True,
+                 on_epoch_end: Callable[[int, list[History]], None] | None = None,
+                 together: bool = False) -> list[History]:
+    """Train model ``configs[i]`` into ``checkpoints[i]`` for every i: the seeds of one or more
+    architectures of one run (the same batch size, data and latent size), each seed of an
+    architecture as in :func:`train_seeds` — stacked when ``stack`` says so, else alone.
+
+    ``together=False``: each architecture's stack (or each model) trains to the end, one after
+    another. ``together=True``: all of them are stepped each step as one
+    :class:`engine.Several` — a run in one process, replayed from one CUDA graph on a GPU —
+    after any model behind the others has caught up; every model gets the numbers its own
+    stepper gives it alone. Returns the histories in the order of ``configs``.
+    """
+    device = torch.device(device)
+    flush_denormals()
     if stack not in (True, False, "auto"):
         raise ValueError(f"stack must be True, False or 'auto', got {stack!r}")
-    runs = {s: _start(dataclasses.replace(config, seed=s), checkpoints[s], device,
-                      (meta or {}).get(s)) for s in seeds}
+    if len(set(map(str, checkpoints))) != len(checkpoints) or len(checkpoints) != len(configs):
+        raise ValueError("every model needs a checkpoint path of its own")
+    runs = [_start(c, ck, device, m) for c, ck, m in
+            zip(configs, checkpoints, meta or [None] * len(configs))]
     x, xv = train_x.to(device), val_x.to(device)
-    todo = [r for r in runs.values() if not r.finished]
-    if stack == "auto" and todo:
-        stack, why = stacking_pays(todo[0].model, device)
-        for run in todo:
-            run.meta["training_backend"]["stacking"] = why
     def each_epoch(epoch: int) -> None:
         if on_epoch_end is not None:
-            on_epoch_end(epoch, {s: r.history for s, r in runs.items()})
-    if not stack or len(todo) < 2 or any(r.backend != "fast" for r in todo):
-        for run in todo:                                  # one after another, as train() would
-            _train_to_end([run], _alone(run), x, xv, progress, each_epoch,
-                          f"{config.arch} seed {run.config.seed}")
+            on_epoch_end(epoch, [r.history for r in runs])
+    parts = [part for group in _by_arch([r for r in runs if not r.finished])
+             for part in _parts(group, stack, x, xv)]
+    if together and len(parts) > 1:
+        _train_together(parts, x, xv, progress, each_epoch)
     else:
-        _train_stacked(todo, x, xv, progress, each_epoch)
-    for run in runs.values():
+        for group, stepper in parts:
+            _train_to_end(group, _on_device(stepper), x, xv, progress, each_epoch,
+                          _label(group))
+    for run in runs:
         _finish(run)
-    return {s: r.history for s, r in runs.items()}
+    return [r.history for r in runs]
 
 
-def _train_stacked(todo: list[_Run], x: Tensor, xv: Tensor, progress: bool,
-                   each_epoch: Callable[[int], None]) -> None:
-    """The seeds of ``todo`` as one :class:`SeedStack`, after any seed behind the others (a run
-    killed between two seeds' checkpoints) has caught up alone."""
-    config = todo[0].config
-    level = max(r.epochs_done for r in todo)
-    for run in todo:
+def _by_arch(runs: Sequence[_Run]) -> list[list[_Run]]:
+    """``runs`` grouped by architecture, in the order each first appears."""
+    groups: dict[str, list[_Run]] = {}
+    for run in runs:
+        groups.setdefault(run.config.arch, []).append(run)
+    return list(groups.values())
+
+
+def _label(group: Sequence[_Run]) -> str:
+    seeds = ", ".join(str(r.config.seed) for r in group)
+    return f"{group[0].config.arch} seed{'s' if len(group) > 1 else ''} {seeds}"
+
+
+def _parts(group: list[_Run], stack: bool | str, x: Tensor,
+           xv: Tensor) -> list[tuple[list[_Run], Stepper]]:
+    """The seeds of one architecture and what steps them: one :class:`SeedStack` (after any
+    seed behind the others — a run killed between two seeds' checkpoints — has caught up
+    alone) when stacking is asked for or pays, else each seed alone."""
+    if stack == "auto":
+        stack, why = stacking_pays(group[0].model, x.device)
+        for run in group:
+            run.meta["training_backend"]["stacking"] = why
+    if not stack or len(group) < 2 or any(r.backend != "fast" for r in group):
+        return [([run], OneModel(run.model, run.optimizer, run.backend)) for run in group]
+    level = max(r.epochs_done for r in group)
+    for run in group:
         _train([run], _alone(run), x, xv, level)
-    problem = stack_problem([r.model for r in todo], [r.optimizer for r in todo])
+    problem = stack_problem([r.model for r in group], [r.optimizer for r in group])
     if problem:
-        raise ValueError(f"cannot stack the seeds of {config.arch}: {problem}")
-    for run in todo:
+        raise ValueError(f"cannot stack the seeds of {group[0].config.arch}: {problem}")
+    for run in group:
         run.meta["training_backend"] = {**run.meta["training_backend"], "used": STACKED,
-                                        "stacked_seeds": [r.config.seed for r in todo]}
-    stack = _on_device(SeedStack([r.model for r in todo], [r.optimizer for r in todo]))
-    _train_to_end(todo, stack, x, xv, progress, each_epoch,
-                  f"{config.arch} seeds {', '.join(str(r.config.seed) for r in todo)}")
+                                        "stacked_seeds": [r.config.seed for r in group]}
+    return [(group, SeedStack([r.model for r in group], [r.optimizer for r in group]))]
+
+
+def _train_together(parts: list[tuple[list[_Run], Stepper]], x: Tensor, xv: Tensor,
+                    progress: bool, each_epoch: Callable[[int], None]) -> None:
+    """Every part's models stepped each step as one :class:`engine.Several`, once every part
+    has reached the epoch of the one furthest on (each catching up with its own stepper)."""
+    level = max(r.epochs_done for group, _ in parts for r in group)
+    for group, stepper in parts:
+        _train(group, _on_device(stepper), x, xv, level)
+    group = [r for g, _ in parts for r in g]
+    together = f"{len(group)} models of {len(parts)} architectures stepped together"
+    for run in group:
+        run.meta["training_backend"]["together"] = together
+    _train_to_end(group, _on_device(Several([s for _, s in parts])), x, xv, progress,
+                  each_epoch, together)
