@@ -77,3 +77,16 @@ def test_the_gpu_check_knows_the_study_it_projects():
         assert len(p["seeds"]) == gpu_check.STUDY_SEEDS, run
         train_images = round(60_000 * (1 - p["val_split"]))
         assert gpu_check.STUDY_STEPS[p["batch_size"]] == -(-train_images // p["batch_size"]), run
+
+
+def test_the_step_profile_accounts_for_the_epoch():
+    """scripts/profile_step.py (a smoke run): the kinds' shares add up to the profiled epoch, and
+    every GEMM of vanilla's step is listed (its two layers, forward and backward)."""
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "profile_step.py"), "--arch",
+                          "vanilla", "--steps", "20"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    shares = [float(m) for m in re.findall(r"^[A-Za-z].{49} +[\d.]+ +([\d.]+)%$", out.stdout, re.M)]
+    assert len(shares) == 6 and abs(sum(shares) - 100) < 0.5, out.stdout
+    gemm_rows = re.findall(r"^(?:mm|addmm) ", out.stdout, re.M)
+    assert len(gemm_rows) >= 4, out.stdout
