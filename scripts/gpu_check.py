@@ -25,7 +25,11 @@ papermill, Snakemake nor LaTeX) and the project's ``vae_core`` and training modu
 * ``whole_run``: the design the workflow uses on a GPU (``train_per: run``): a run's models —
   every architecture's seed stack — stepped together (``engine.Several``), eager and replayed
   from one CUDA graph, at batch 16 (run A) and 64 (run B), and the study's projected training
-  time from it.
+  time from it;
+* ``evaluation``: 02-elbo's arithmetic for one model (the test ELBO and the K = 100
+  importance-weighted bound over 10,000 images, the bound against K on 500) timed for the
+  smallest and the largest architecture: whether evaluation on the GPU is worth batching across
+  models, or whether a notebook's start-up is all that is left of it.
 
 ``--tiny`` runs every check at small sizes (CI runs it on the CPU so the script cannot rot);
 the full check is sized to finish within 8 minutes on one GPU, warm-up included.
@@ -326,6 +330,34 @@ def whole_run(device: torch.device, archs: list[str], batches: list[int], steps:
             "steps_timed": steps, "archs": archs, "seeds_per_run": seeds}
 
 
+def evaluation_timing(device: torch.device, archs: list[str], images: int,
+                      k: int, curve_ks: list[int]) -> list[dict[str, Any]]:
+    """Seconds of 02-elbo's three computations for a trained-size model of each architecture
+    on ``images`` random test images (the arithmetic does not depend on the values)."""
+    from vae_report import evaluation, iwae
+
+    rows = []
+    x = torch.rand(images, vc.IMAGE_PIXELS, generator=torch.Generator().manual_seed(3)).to(device)
+    for arch in archs:
+        (model,), _ = _models(arch, range(1), device)
+        model.eval()
+        row: dict[str, Any] = {"arch": arch, "images": images, "k": k}
+        for name, run in (("elbo", lambda: evaluation.evaluate_elbo(model, x, 1000)),
+                          ("iwae", lambda: iwae.iwae_log_likelihood(model, x, k)),
+                          ("iwae_curve", lambda: iwae.iwae_curve(model, x[:500], curve_ks))):
+            run()                                                     # warm-up
+            synchronize(device)
+            t = time.perf_counter()
+            run()
+            synchronize(device)
+            row[f"{name}_seconds"] = time.perf_counter() - t
+        rows.append(row)
+        print(f"  {arch:17} {images} images: ELBO {row['elbo_seconds']:.2f} s, IWAE K={k} "
+              f"{row['iwae_seconds']:.2f} s, IWAE vs K {row['iwae_curve_seconds']:.2f} s",
+              flush=True)
+    return rows
+
+
 def _projected(study_seconds: dict[str, float], how: str) -> dict[str, float]:
     """Each design's projected training minutes, printed."""
     minutes = {d: s / 60 for d, s in study_seconds.items()}
@@ -381,6 +413,10 @@ def main(argv: list[str] | None = None) -> int:
         ("timing", lambda: timing(device, archs, batches, 20 if args.tiny else 500, STUDY_SEEDS)),
         ("whole_run", lambda: whole_run(device, archs, batches, 5 if args.tiny else 300,
                                         2 if args.tiny else STUDY_SEEDS)),
+        ("evaluation", lambda: evaluation_timing(device, [archs[0], archs[-1]],
+                                                 500 if args.tiny else 10_000,
+                                                 10 if args.tiny else 100,
+                                                 [1, 10] if args.tiny else [1, 10, 100, 1000])),
     ]
     failed = []
     for name, check in checks:

@@ -62,6 +62,8 @@ def test_the_gpu_check_runs_on_the_cpu_at_tiny_sizes(tmp_path):
     assert [r["models"] for r in run["rows"]] == [4, 4]              # 2 archs x 2 seeds (tiny)
     assert all(r["graphed"]["graph"] == "on cpu: eager" for r in run["rows"])
     assert min(run["projected_training_minutes"].values()) > 0
+    assert [r["arch"] for r in report["evaluation"]] == ["vanilla", "deep-512-256-128"]
+    assert all(r["iwae_seconds"] > 0 for r in report["evaluation"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gpu_check.json"]
 
 
