@@ -100,6 +100,11 @@ def test_a_nan_names_the_architecture_and_the_seed(blobs, tmp_path):
     assert "vanilla seed 0: the checkpoint of the last good epoch (1)" in str(err.value)
 
 
-def test_every_model_needs_its_own_checkpoint(blobs, tmp_path):
+def test_every_model_needs_its_own_checkpoint_and_the_same_epoch_loop(blobs, tmp_path):
     with pytest.raises(ValueError, match="checkpoint path of its own"):
         _train(blobs, [tmp_path / "same.pt"] * 4)
+    configs = _configs()
+    configs[1] = training.TrainConfig(arch="vanilla", seed=1, batch_size=64)
+    with pytest.raises(ValueError, match="must share batch_size, epochs; train them in separate"):
+        training.train_models(configs, blobs[:160], blobs[500:], _paths(tmp_path, "m"))
+    assert not any(tmp_path.iterdir())

@@ -423,6 +423,12 @@ def train_models(configs: Sequence[TrainConfig], train_x: Tensor, val_x: Tensor,
         raise ValueError(f"stack must be True, False or 'auto', got {stack!r}")
     if len(set(map(str, checkpoints))) != len(checkpoints) or len(checkpoints) != len(configs):
         raise ValueError("every model needs a checkpoint path of its own")
+    # one epoch loop steps them all: the same batches per epoch, epochs and noise size
+    mixed = [k for k in ("batch_size", "epochs", "latent_dim", "check_every")
+             if len({getattr(c, k) for c in configs}) > 1]
+    if mixed:
+        raise ValueError(f"models trained in one call must share {', '.join(mixed)}; train "
+                         f"them in separate calls")
     runs = [_start(c, ck, device, m) for c, ck, m in
             zip(configs, checkpoints, meta or [None] * len(configs))]
     x, xv = train_x.to(device), val_x.to(device)
