@@ -108,12 +108,9 @@ STACK = 3   # seeds per stacked model (the study's runs train three)
 def stacked_epoch_timer(arch: str, batch: int, x: torch.Tensor) -> Callable[[], float]:
     """``STACK`` seeds of ``arch`` trained side by side (``engine.run_epoch`` over a SeedStack) over
     ``x``, warmed up; returns a function that trains one more epoch of all of them, in seconds."""
-    models, optimizers = [], []
-    for s in range(STACK):
-        torch.manual_seed(s)
-        models.append(vc.build_model(arch))
-        optimizers.append(training.make_optimizer(models[-1], 3e-4, torch.device("cpu")))
-    stack = seed_stack.SeedStack(models, optimizers)
+    from gpu_check import fresh_models   # a sibling script: on sys.path when bench.py runs
+
+    stack = seed_stack.SeedStack(*fresh_models(arch, range(STACK), torch.device("cpu")))
     pgs = [torch.Generator().manual_seed(s) for s in range(STACK)]
     ngs = [torch.Generator().manual_seed(100 + s) for s in range(STACK)]
     return _warmed_up_epoch(lambda data: engine.run_epoch(

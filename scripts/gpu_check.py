@@ -138,7 +138,8 @@ def device_vs_cpu(device: torch.device, archs: list[str], batches: list[int]) ->
     return rows
 
 
-def _models(arch: str, seeds: range, device: torch.device) -> tuple[list[vc.VAE], list]:
+def fresh_models(arch: str, seeds: range, device: torch.device) -> tuple[list[vc.VAE], list]:
+    """One freshly built ``arch`` per seed (torch seeded with it) and its Adam, on ``device``."""
     models, optimizers = [], []
     for s in seeds:
         torch.manual_seed(s)
@@ -153,12 +154,12 @@ def stacked_vs_single(device: torch.device, archs: list[str], batch: int) -> lis
         g = torch.Generator().manual_seed(3)
         x = torch.rand(3, batch, vc.IMAGE_PIXELS, generator=g).to(device)
         eps = torch.randn(3, batch, 64, generator=g).to(device)
-        models, optimizers = _models(arch, range(3), device)
+        models, optimizers = fresh_models(arch, range(3), device)
         alone = []
         for s, (m, opt) in enumerate(zip(models, optimizers)):
             fast_step.allocate_grads(m)
             alone.append(fast_step.elbo_step(m, x[s], eps=eps[s]).cpu())
-        models, optimizers = _models(arch, range(3), device)
+        models, optimizers = fresh_models(arch, range(3), device)
         stacked = seed_stack.SeedStack(models, optimizers).step(x, eps).cpu()
         diff = float((stacked - torch.stack(alone)).abs().max())
         limit = tolerance(arch, float(torch.stack(alone).abs().max()))
@@ -175,8 +176,8 @@ def graphed_vs_eager(device: torch.device, archs: list[str], batch: int,
         g = torch.Generator().manual_seed(5)
         x = torch.rand(steps, 1, batch, vc.IMAGE_PIXELS, generator=g).to(device)
         eps = torch.randn(steps, 1, batch, 64, generator=g).to(device)
-        (eager_model,), (eager_opt,) = _models(arch, range(1), device)
-        (graph_model,), (graph_opt,) = _models(arch, range(1), device)
+        (eager_model,), (eager_opt,) = fresh_models(arch, range(1), device)
+        (graph_model,), (graph_opt,) = fresh_models(arch, range(1), device)
         eager = engine.OneModel(eager_model, eager_opt, "fast")
         graphed = engine.Graphed(engine.OneModel(graph_model, graph_opt, "fast"))
         worst = 0.0
@@ -236,7 +237,7 @@ def resume(device: torch.device, x: torch.Tensor, out: Path) -> dict[str, Any]:
 
 def _design(arch: str, device: torch.device, stacked: bool, graphed: bool) -> engine.Stepper:
     """One model or a seed stack of 3 of ``arch``, eager or graphed."""
-    models, optimizers = _models(arch, range(3 if stacked else 1), device)
+    models, optimizers = fresh_models(arch, range(3 if stacked else 1), device)
     stepper: engine.Stepper = (seed_stack.SeedStack(models, optimizers) if stacked
                                else engine.OneModel(models[0], optimizers[0], "fast"))
     return engine.Graphed(stepper) if graphed else stepper
@@ -319,7 +320,7 @@ def whole_run(device: torch.device, archs: list[str], batches: list[int], steps:
         row: dict[str, Any] = {"batch": batch, "models": len(archs) * seeds}
         for design, graphed in (("eager", False), ("graphed", True)):
             stepper: engine.Stepper = engine.Several(
-                [seed_stack.SeedStack(*_models(a, range(seeds), device)) for a in archs])
+                [seed_stack.SeedStack(*fresh_models(a, range(seeds), device)) for a in archs])
             row[design] = _measure(engine.Graphed(stepper) if graphed else stepper, batch,
                                    device, steps)
             if "ms_per_step" in row[design]:
@@ -339,7 +340,7 @@ def evaluation_timing(device: torch.device, archs: list[str], images: int,
     rows = []
     x = torch.rand(images, vc.IMAGE_PIXELS, generator=torch.Generator().manual_seed(3)).to(device)
     for arch in archs:
-        (model,), _ = _models(arch, range(1), device)
+        (model,), _ = fresh_models(arch, range(1), device)
         model.eval()
         row: dict[str, Any] = {"arch": arch, "images": images, "k": k}
         for name, run in (("elbo", lambda: evaluation.evaluate_elbo(model, x, 1000)),

@@ -32,9 +32,10 @@ import torch  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
 import vae_core as vc  # noqa: E402
-from vae_report import engine, seed_stack, training  # noqa: E402
+from vae_report import engine, seed_stack  # noqa: E402
 from vae_report.devices import flush_denormals  # noqa: E402
 from bench import matmul_peak  # noqa: E402
+from gpu_check import fresh_models  # noqa: E402
 
 GEMMS = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"}
 ADAM = {"aten::_fused_adam_", "aten::_fused_adam"}
@@ -60,11 +61,7 @@ def kind(name: str) -> str:
 
 
 def build(arch: str, stack: int, device: torch.device) -> engine.Stepper:
-    models, optimizers = [], []
-    for s in range(stack):
-        torch.manual_seed(s)
-        models.append(vc.build_model(arch).to(device))
-        optimizers.append(training.make_optimizer(models[-1], 3e-4, device))
+    models, optimizers = fresh_models(arch, range(stack), device)
     if stack == 1:
         return engine.OneModel(models[0], optimizers[0], "fast")
     return seed_stack.SeedStack(models, optimizers)
