@@ -32,5 +32,6 @@ and touches no global RNG.
 ``verdicts``        the seed's claims and the rules that judge them
 ``explore``         loading a trained model by name, and the views that look inside it
 ``widgets``         sliders and buttons on those views, for JupyterLab (imports ipywidgets)
+``slices``          a study built over several sittings: cells packed into committed archives
 ==================  ===========================================================================
 """
