@@ -164,3 +164,12 @@ def test_a_damaged_archive_is_named(clone):
             tar.addfile(info, io.BytesIO(data))
     with pytest.raises(SystemExit, match="02-elbo.json in one.tar.xz does not match"):
         slices._extract(archive, clone)
+
+
+def test_evaluation_runs_the_snakefiles_rules_but_training():
+    import re
+
+    rules = set(re.findall(r"^rule (\w+):", (layout.PROJECT_ROOT / "Snakefile").read_text(), re.M))
+    assert set(slices.EVALUATION_RULES) <= rules
+    assert {"classifier", "step", "train", "publish_model"} <= set(slices.EVALUATION_RULES)
+    assert not any(r.startswith("train_") for r in slices.EVALUATION_RULES)   # training's rules

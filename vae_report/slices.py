@@ -40,6 +40,9 @@ from . import layout
 
 Cell = tuple[str, int, str]                 # (run, seed, architecture)
 
+#: The Snakefile's rules ``evaluate`` may run: every one but training.
+EVALUATION_RULES = ("mnist", "classifier", "train", "step", "publish_model", "publish_classifier")
+
 #: Inside each archive: which commit, which cells, every file's SHA-256.
 MANIFEST = "MANIFEST.json"
 
@@ -297,7 +300,10 @@ def _evaluate(profile: str, jobs: int, root: Path) -> int:
     print(f"evaluating {len(targets) // len(layout.CELL_STEPS)} cells")
     # the clone's own environment: its notebooks must import its code, not this one's
     snakemake = root / ".venv" / "bin" / "snakemake"
+    # evaluation never trains: a cell's checkpoint is an input as it stands (a training rule,
+    # offered a seed's checkpoint among its missing siblings, would otherwise train them all)
     return subprocess.call([str(snakemake), *targets, "--cores", str(jobs),
+                            "--allowed-rules", *EVALUATION_RULES,
                             "--config", f"profile={profile}"], cwd=root)
 
 
