@@ -173,3 +173,22 @@ def test_evaluation_runs_the_snakefiles_rules_but_training():
     assert set(slices.EVALUATION_RULES) <= rules
     assert {"classifier", "step", "train", "publish_model"} <= set(slices.EVALUATION_RULES)
     assert not any(r.startswith("train_") for r in slices.EVALUATION_RULES)   # training's rules
+
+
+def test_training_jobs_cover_the_missing_untrained_cells_stacked_where_a_cpu_stacks(clone, monkeypatch):
+    cells = CELLS + [("original", 0, "deep-512"), ("original", 1, "deep-512")]
+    monkeypatch.setattr(slices, "study_cells", lambda profile: list(cells))
+    _evaluate(clone, CELLS[2])                              # trained here: no job
+    jobs = slices.training_jobs("full", clone)
+    # vanilla's seeds stack on a CPU (one job), deep-512's do not (one a seed, seed 0 first)
+    assert jobs == [
+        ".venv/bin/python scripts/train_seeds.py --profile full --run original --arch deep-512 "
+        "-p seeds '[0]' --quiet",
+        ".venv/bin/python scripts/train_seeds.py --profile full --run original --arch vanilla "
+        "-p seeds '[0, 1]' --quiet",
+        ".venv/bin/python scripts/train_seeds.py --profile full --run original --arch deep-512 "
+        "-p seeds '[1]' --quiet"]
+    _classifier(clone)
+    slices.pack("full", "one", clone)
+    shutil.rmtree(clone / "checkpoints")                   # a new sitting: packed, not trained
+    assert all("retrained" not in j for j in slices.training_jobs("full", clone))

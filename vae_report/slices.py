@@ -12,6 +12,7 @@ the study, ``assemble`` replaces the committed cells by theirs and the report is
 them (the report rule's commands), then the slices are deleted.
 
     python -m vae_report.slices status              # cells held by the slices, cells missing
+    python -m vae_report.slices jobs                # the training commands of the missing cells
     python -m vae_report.slices evaluate            # run the steps of every trained, unpacked cell
     python -m vae_report.slices pack NAME           # archive the evaluated cells not yet packed
     python -m vae_report.slices restore             # a new clone: the slices' classifier, in place
@@ -225,6 +226,38 @@ def missing(profile: str, root: Path = layout.PROJECT_ROOT) -> list[Cell]:
     return [c for c in study_cells(profile) if c not in held]
 
 
+def training_jobs(profile: str, root: Path = layout.PROJECT_ROOT) -> list[str]:
+    """Shell commands (run in ``root``) that train every cell no slice holds and ``root`` has not
+    trained: one per (run, architecture) with all its missing seeds when ``stack_seeds`` would
+    stack them on a CPU (the small models), else one per seed, so that a sitting's end loses at
+    most the jobs under way. The first missing seed first, then the costliest first."""
+    import shlex
+
+    import vae_core
+
+    from . import workflow
+    from .params import study_parameters
+    from .seed_stack import stacking_pays
+
+    held = packed_cells(profile, root)
+    todo: dict[tuple[str, str], list[int]] = {}
+    for run, seed, arch in study_cells(profile):
+        if (run, seed, arch) not in held and not trained(profile, (run, seed, arch), root):
+            todo.setdefault((run, arch), []).append(seed)
+    jobs = []
+    for (run, arch), seeds in todo.items():
+        merged = study_parameters(profile, run)
+        model = vae_core.build_model(arch, merged.get("latent_dim", 64))
+        stack = merged.get("stack_seeds", "auto")
+        stacked = stack is True or (stack == "auto" and stacking_pays(model, "cpu")[0])
+        priority = workflow.training_priority(profile, run, arch)
+        for group in [seeds] if stacked and len(seeds) > 1 else [[s] for s in seeds]:
+            command = (f".venv/bin/python scripts/train_seeds.py --profile {profile} --run {run} "
+                       f"--arch {arch} -p seeds {shlex.quote(str(group))} --quiet")
+            jobs.append((group[0], -priority, command))
+    return [command for *_, command in sorted(jobs)]
+
+
 def evaluate_targets(profile: str, root: Path = layout.PROJECT_ROOT) -> list[str]:
     """What the workflow makes of every cell that is trained here, not evaluated and not packed:
     its step notebooks and, for a main run's first seed, its published weights (and then the
@@ -309,7 +342,8 @@ def _evaluate(profile: str, jobs: int, root: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("command", choices=["status", "evaluate", "pack", "restore", "assemble", "render"])
+    ap.add_argument("command", choices=["status", "jobs", "evaluate", "pack", "restore", "assemble",
+                                        "render"])
     ap.add_argument("name", nargs="?", help="pack: the archive's name (e.g. session-3)")
     ap.add_argument("--profile", default="full")
     ap.add_argument("--jobs", type=int, default=2, help="evaluate: notebooks at once")
@@ -323,6 +357,8 @@ def main(argv: list[str] | None = None) -> int:
               f"(commit {(study_commit(args.profile, root) or '-')[:12]}), {len(lacking)} missing")
         for run, seed, arch in lacking:
             print(f"  missing {run}/seed-{seed}/{arch}")
+    elif args.command == "jobs":
+        print("\n".join(training_jobs(args.profile, root)))
     elif args.command == "evaluate":
         return _evaluate(args.profile, args.jobs, root)
     elif args.command == "pack":
