@@ -40,7 +40,7 @@ $(STAMP): requirements.txt
 setup: $(STAMP) ## create .venv with the pinned packages and the notebook kernel
 
 .PHONY: latex
-latex: ## install xelatex + pandoc for the PDF (Debian packages) when missing
+latex: ## install xelatex for the PDF (Debian packages) when missing
 	@bash scripts/setup-latex.sh
 
 ## ---- the study ---------------------------------------------------------------------------

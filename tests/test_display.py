@@ -1,5 +1,7 @@
 """What the report's tables and figures become in the HTML and the PDF."""
+import os
 import re
+from pathlib import Path
 
 import matplotlib
 import pandas as pd
@@ -94,6 +96,17 @@ def test_a_table_caption_is_kept_with_its_table_in_the_pdf(monkeypatch):
         lines = int(re.search(r"\\Needspace\{(\d+)\\baselineskip\}", latex).group(1))
         assert lines == caption_lines + kept, rows
         assert "\\textbf{Table 3.} Test ELBO" in latex and latex.rstrip().endswith("\\nopagebreak")
+
+
+def test_the_pinned_pandoc_comes_first_on_path(monkeypatch):
+    """nbconvert finds pandoc on PATH: the venv's pinned one, even before a system one."""
+    import shutil
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    display.use_pinned_pandoc()
+    display.use_pinned_pandoc()                      # idempotent: PATH does not grow
+    folder = display.pinned_pandoc_dir()
+    assert os.environ["PATH"] == f"{folder}{os.pathsep}/usr/bin:/bin"
+    assert Path(shutil.which("pandoc")).parent == folder
 
 
 def test_markdown_captions_become_latex():

@@ -192,3 +192,12 @@ def test_training_jobs_cover_the_missing_untrained_cells_stacked_where_a_cpu_sta
     slices.pack("full", "one", clone)
     shutil.rmtree(clone / "checkpoints")                   # a new sitting: packed, not trained
     assert all("retrained" not in j for j in slices.training_jobs("full", clone))
+
+
+def test_a_profile_git_ignores_is_refused(clone, monkeypatch):
+    folder = _evaluate(clone, CELLS[0])
+    (clone / ".gitignore").write_text((clone / ".gitignore").read_text() + f"\n/{folder.relative_to(clone)}/\n")
+    _git(clone, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "ignore it")
+    _classifier(clone)
+    with pytest.raises(SystemExit, match="git ignores every output"):
+        slices.pack("full", "one", clone)

@@ -72,12 +72,37 @@ def _caption(text: str, keep_lines: int = PDF_LINES_WITH_CAPTION, latex: bool = 
     display({"text/markdown": text, "text/latex": latex}, raw=True)
 
 
+def pinned_pandoc_dir() -> Path:
+    """The folder of the pinned pandoc binary (requirements.txt: ``pypandoc_binary`` ships it in
+    ``pypandoc/files/``); found without importing pypandoc."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("pypandoc")
+    folder = Path(spec.origin).parent / "files" if spec and spec.origin else None
+    if folder is None or not (folder / "pandoc").is_file():
+        raise RuntimeError("pandoc is missing: the report's captions need the pinned "
+                           "pypandoc_binary of requirements.txt; run `make setup` (or "
+                           "`pip install -r requirements.txt`)")
+    return folder
+
+
+def use_pinned_pandoc() -> None:
+    """Put the pinned pandoc first on ``PATH``, where nbconvert looks it up. A fresh machine has
+    no system pandoc, and one of another version would write other LaTeX; so every caption and
+    the PDF (scripts/render_report.sh) go through this one."""
+    folder = str(pinned_pandoc_dir())
+    path = os.environ.get("PATH", "")
+    if path.split(os.pathsep)[0] != folder:
+        os.environ["PATH"] = folder + os.pathsep + path
+
+
 def markdown_to_latex(text: str) -> str:
     """A caption's markdown as LaTeX by nbconvert's own filter (pandoc): ``**bold**``,
     ``*italic*`` and `` `code` `` become ``\\textbf``, ``\\emph`` and ``\\texttt``, every
     LaTeX special character is escaped."""
     from nbconvert.filters.markdown import markdown2latex
 
+    use_pinned_pandoc()
     return markdown2latex(text).strip()
 
 

@@ -152,7 +152,11 @@ def pack(profile: str, name: str, root: Path = layout.PROJECT_ROOT) -> Path:
         raise SystemExit("error: no evaluated cell that the slices lack: train some and run "
                          "`python -m vae_report.slices evaluate` first")
     reports = root / "reports"
-    files = [f for c in cells for f in kept_files(root, layout.cell_dir(profile, *c, reports))]
+    kept = {c: kept_files(root, layout.cell_dir(profile, *c, reports)) for c in cells}
+    if not all(kept.values()):
+        raise SystemExit(f"error: git ignores every output of profile {profile!r} (.gitignore): "
+                         f"only a committed profile (full) is built in slices")
+    files = [f for c in cells for f in kept[c]]
     files += changed_files(root, layout.models_dir(profile, reports))
     if not held:                                    # the classifier every later slice judges with
         files += kept_files(root, layout.classifier_dir(profile, reports))
