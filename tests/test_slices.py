@@ -201,3 +201,24 @@ def test_a_profile_git_ignores_is_refused(clone, monkeypatch):
     _classifier(clone)
     with pytest.raises(SystemExit, match="git ignores every output"):
         slices.pack("full", "one", clone)
+
+
+def test_fetch_reads_archives_back_from_history_once_out_of_the_tree(clone, tmp_path):
+    """An archive committed (git ignores reports/slices/, so `add -f`) and then taken out of the
+    tree comes back from history, byte for byte, into another clone's slices folder."""
+    git = ("-c", "user.name=t", "-c", "user.email=t@t")
+    _classifier(clone)
+    _evaluate(clone, CELLS[0])
+    archive = slices.pack("full", "one", clone)
+    data = archive.read_bytes()
+    _git(clone, *git, "add", "-f", str(archive))
+    _git(clone, *git, "commit", "-qm", "slice one")
+    _git(clone, *git, "rm", "-q", "--cached", str(archive))
+    _git(clone, *git, "commit", "-qm", "slice one kept in history")
+    assert _git(clone, "ls-files", "reports/slices") == ""
+    other = tmp_path / "other"
+    _git(tmp_path, "clone", "-q", str(clone), str(other))
+    assert slices.fetch("full", other, store=clone) == [slices.slices_dir("full", other) / "one.tar.xz"]
+    assert (slices.slices_dir("full", other) / "one.tar.xz").read_bytes() == data
+    assert slices.packed_cells("full", other) == {CELLS[0]: "one.tar.xz"}
+    assert slices.fetch("full", other, store=clone) == []           # already there: kept

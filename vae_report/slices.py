@@ -6,11 +6,14 @@ trains and evaluates some of the study's cells in a clean clone of one *study co
 what the report reads of them — the files of each cell folder that git keeps (``.gitignore``:
 JSON metrics, history, the first seed's pictures), the published weights that changed, and, once,
 the digit classifier the later sittings must judge with — into one archive,
-``reports/slices/<profile>/<name>.tar.xz``, which is committed. The next sitting restores the
+``reports/slices/<profile>/<name>.tar.xz``, which is committed and, in the next commit, taken out
+of the tree again (git ignores the folder; a study's slices outweigh the tree's 48 MiB, history
+does not count): ``fetch`` gets them back from history. The next sitting restores the
 classifier into its own clone of the same commit and goes on. When the slices hold every cell of
 the study, ``assemble`` replaces the committed cells by theirs and the report is rendered from
-them (the report rule's commands), then the slices are deleted.
+them (the report rule's commands).
 
+    python -m vae_report.slices fetch               # the archives main's history holds, in place
     python -m vae_report.slices status              # cells held by the slices, cells missing
     python -m vae_report.slices jobs                # the training commands of the missing cells
     python -m vae_report.slices evaluate            # run the steps of every trained, unpacked cell
@@ -51,6 +54,28 @@ MANIFEST = "MANIFEST.json"
 def slices_dir(profile: str, root: Path = layout.PROJECT_ROOT) -> Path:
     """``reports/slices/<profile>``: the committed archives."""
     return root / "reports" / "slices" / profile
+
+
+def fetch(profile: str, root: Path = layout.PROJECT_ROOT,
+          store: Path = layout.PROJECT_ROOT) -> list[Path]:
+    """Write each archive of ``profile`` that ``store``'s git history holds into ``root``'s
+    slices folder, where it is missing. An archive is committed once and taken out of the tree in
+    the next commit (git ignores ``reports/slices/``): a study's slices with their weights weigh
+    more than the tracked tree may (≤ 48 MiB, tests/test_setup.py), history does not count."""
+    folder = slices_dir(profile, root)
+    relative = slices_dir(profile, store).relative_to(store).as_posix()
+    log = _git(store, "log", "--format=@%H", "--diff-filter=A", "--name-only", "--", relative)
+    written, commit = [], ""
+    for line in log.splitlines():
+        if line.startswith("@"):
+            commit = line[1:]
+        elif line.endswith(".tar.xz") and not (folder / Path(line).name).exists():
+            data = subprocess.run(["git", "-C", str(store), "show", f"{commit}:{line}"],
+                                  check=True, capture_output=True).stdout
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / Path(line).name).write_bytes(data)
+            written.append(folder / Path(line).name)
+    return written
 
 
 def study_cells(profile: str) -> list[Cell]:
@@ -346,8 +371,8 @@ def _evaluate(profile: str, jobs: int, root: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("command", choices=["status", "jobs", "evaluate", "pack", "restore", "assemble",
-                                        "render"])
+    ap.add_argument("command", choices=["fetch", "status", "jobs", "evaluate", "pack", "restore",
+                                        "assemble", "render"])
     ap.add_argument("name", nargs="?", help="pack: the archive's name (e.g. session-3)")
     ap.add_argument("--profile", default="full")
     ap.add_argument("--jobs", type=int, default=2, help="evaluate: notebooks at once")
@@ -355,7 +380,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="the clone to work in (default: this one); its .venv runs the steps")
     args = ap.parse_args(argv)
     root = args.root.resolve()
-    if args.command == "status":
+    if args.command == "fetch":
+        for path in fetch(args.profile, root):
+            print(f"fetched {path.relative_to(root)} from this repository's history")
+    elif args.command == "status":
         held, lacking = packed_cells(args.profile, root), missing(args.profile, root)
         print(f"{len(held)} cells in {len(manifests(args.profile, root))} slices "
               f"(commit {(study_commit(args.profile, root) or '-')[:12]}), {len(lacking)} missing")
