@@ -75,8 +75,12 @@ def _members(archive: Path) -> set[str]:
 def test_pack_takes_what_git_keeps_of_evaluated_cells_and_the_classifier_once(clone):
     _classifier(clone)
     _evaluate(clone, CELLS[0])
+    published = layout.published_model_path("full", *CELLS[0], reports_dir=clone / "reports")
+    published.parent.mkdir(parents=True)
+    published.write_bytes(b"seed 0's weights")
     first = slices.pack("full", "one", clone)
     names = _members(first)
+    assert str(published.relative_to(clone)) in names
     cell = "reports/full/original/seed-0/vanilla"
     assert {f"{cell}/{s}.json" for s in layout.CELL_STEPS} | {f"{cell}/history.csv"} <= names
     assert not any(n.endswith((".ipynb", ".png")) for n in names if n.startswith(cell)), names
@@ -89,7 +93,11 @@ def test_pack_takes_what_git_keeps_of_evaluated_cells_and_the_classifier_once(cl
     _evaluate(clone, CELLS[1])
     second = slices.pack("full", "two", clone)
     assert not any("classifier" in n for n in _members(second))
-    assert slices.missing("full", clone) == [CELLS[2]]
+    assert str(published.relative_to(clone)) not in _members(second)   # held as it is by "one"
+    _evaluate(clone, CELLS[2])
+    published.write_bytes(b"seed 0's weights, published again")
+    assert str(published.relative_to(clone)) in _members(slices.pack("full", "three", clone))
+    assert slices.missing("full", clone) == []
 
 
 def test_assemble_waits_for_every_cell_then_replaces_the_committed_ones(clone):

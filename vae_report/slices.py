@@ -182,7 +182,11 @@ def pack(profile: str, name: str, root: Path = layout.PROJECT_ROOT) -> Path:
         raise SystemExit(f"error: git ignores every output of profile {profile!r} (.gitignore): "
                          f"only a committed profile (full) is built in slices")
     files = [f for c in cells for f in kept[c]]
-    files += changed_files(root, layout.models_dir(profile, reports))
+    # published weights that changed since the commit, but not again those an earlier slice
+    # already holds as they are (a sitting that packs twice would carry every one twice)
+    earlier = {n: h for m in manifests(profile, root).values() for n, h in m["files"].items()}
+    files += [f for f in changed_files(root, layout.models_dir(profile, reports))
+              if earlier.get(str(f.relative_to(root))) != _sha256(f)]
     if not held:                                    # the classifier every later slice judges with
         files += kept_files(root, layout.classifier_dir(profile, reports))
         files += [layout.classifier_notebook(profile, reports),
