@@ -69,12 +69,12 @@ def fetch(profile: str, root: Path = layout.PROJECT_ROOT,
     for line in log.splitlines():
         if line.startswith("@"):
             commit = line[1:]
-        elif line.endswith(".tar.xz") and not (folder / Path(line).name).exists():
+        elif line.endswith(".tar.xz") and not (target := folder / Path(line).name).exists():
             data = subprocess.run(["git", "-C", str(store), "show", f"{commit}:{line}"],
-                                  check=True, capture_output=True).stdout
+                                  check=True, capture_output=True).stdout       # bytes: not _git
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / Path(line).name).write_bytes(data)
-            written.append(folder / Path(line).name)
+            target.write_bytes(data)
+            written.append(target)
     return written
 
 
