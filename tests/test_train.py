@@ -231,6 +231,23 @@ def test_an_interrupted_save_leaves_no_temporary_file(tmp_path, monkeypatch):
     assert (tmp_path / "c.pt").read_bytes() == b"the last epoch"
 
 
+def test_metrics_json_reads_back_as_json_dumps_wrote_it_with_lists_on_one_line(tmp_path):
+    """The metrics files' layout (files.json_text): what json.loads reads is what the indented
+    json.dumps gave, keys sorted, and a matrix takes one line per row, not one per number."""
+    import json
+
+    from vae_report import files
+
+    obj = {"b": [[0.1, 2, None], [True, "x ] y", -3e-8]], "a": {"z": [], "y": {}}, "g": {3: 1.5, 1: 2},
+           "c": [{"k": [1, 2]}, 4], "d": (1, 2), "e": "two  spaces", "f": float("inf")}
+    files.write_json(obj, tmp_path / "m.json")
+    text = (tmp_path / "m.json").read_text()
+    assert json.loads(text) == json.loads(json.dumps(obj, indent=2, sort_keys=True))
+    assert text.index('"a"') < text.index('"b"') < text.index('"c"')
+    assert '    [0.1, 2, null],\n    [true, "x ] y", -3e-08]\n' in text
+    assert text.endswith("}\n") and "\n" not in json.dumps([1.0, 2.0])
+
+
 def test_checkpoints_load_on_the_cpu_whatever_the_device(blobs, tmp_path):
     """A checkpoint's generator states must stay CPU byte tensors: loading them onto the GPU
     made every resume (and every 01-train notebook) fail with "RNG state must be a

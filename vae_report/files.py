@@ -52,9 +52,32 @@ def torch_file_problem(path: str | os.PathLike) -> str | None:
     return None
 
 
+def json_text(obj: Any, level: int = 0) -> str:
+    """``obj`` as JSON with sorted keys, objects indented by two spaces and every list of
+    scalars on one line. ``json.dumps(indent=2)`` puts each number on a line of its own: a chain's
+    16 × 101 frame values became 1,616 lines, and the study's 05-chain.json files a quarter of the
+    tracked tree. ``json.loads`` reads back exactly what ``json.dumps`` would have written."""
+    pad = "  " * level
+    if isinstance(obj, dict) and obj:
+        keys = sorted(obj)                      # as sort_keys=True: mixed key types raise
+        items = [f"{pad}  {json.dumps(_json_key(k))}: {json_text(obj[k], level + 1)}" for k in keys]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(obj, (list, tuple)) and any(isinstance(x, (dict, list, tuple)) for x in obj):
+        items = [f"{pad}  {json_text(x, level + 1)}" for x in obj]
+        return "[\n" + ",\n".join(items) + f"\n{pad}]"
+    return json.dumps(obj)
+
+
+def _json_key(key: Any) -> str:
+    """A dict key as ``json.dumps`` writes it: strings as they are, numbers, booleans and None
+    as their JSON text."""
+    return key if isinstance(key, str) else json.dumps(key)
+
+
 def write_json(obj: Any, path: str | os.PathLike) -> None:
-    """Atomically write ``obj`` as indented JSON with sorted keys."""
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+    """Atomically write ``obj`` as JSON (:func:`json_text`: sorted keys, lists of scalars on one
+    line)."""
+    atomic_write_bytes(path, (json_text(obj) + "\n").encode())
 
 
 def torch_load_or_explain(path: str | os.PathLike, what: str, fix: str,
