@@ -41,11 +41,14 @@ def test_table3_beside_the_seed_and_its_note(study, metrics):
     t3 = table.test_elbo(study, metrics, "original", 3)
     assert t3.df.loc["deep-512", "ELBO (seed)"] == 56.41
     assert "Spearman 0.68" in t3.note and "floors never bind" in t3.note
-    assert "mean ± sd over 3 seeds" in t3.caption
+    assert f"mean ± sd over {len(study.seeds['original'])} seeds" in t3.caption
 
 
-def test_the_variant_table_is_absent_without_variant_runs(study):
-    assert study.variants == [] and table.variant(study) is None
+def test_the_variant_table_is_there_with_the_variant_runs_only(study):
+    assert study.variants == ["original-exp", "retrained-exp"]
+    assert isinstance(table.variant(study), display.TablePart)
+    main_only = report.load_study("full", runs=list(study.runs))
+    assert main_only.variants == [] and table.variant(main_only) is None
 
 
 def test_every_figure_is_narrow_enough_and_its_text_large_enough(study, metrics):
