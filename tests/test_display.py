@@ -96,6 +96,13 @@ def test_a_table_caption_is_kept_with_its_table_in_the_pdf(monkeypatch):
         lines = int(re.search(r"\\Needspace\{(\d+)\\baselineskip\}", latex).group(1))
         assert lines == caption_lines + kept, rows
         assert "\\textbf{Table 3.} Test ELBO" in latex and latex.rstrip().endswith("\\nopagebreak")
+    # a two-level header of two-word labels takes up to 4 lines, a named index one more
+    shown.clear()
+    df = pd.DataFrame([[1.0, 2.0]] * 7, index=pd.Index([f"m{i}" for i in range(7)], name="model"),
+                      columns=pd.MultiIndex.from_tuples([("run A", "mean pixel"), ("run A", "σ")]))
+    display.show_table(df, caption)
+    lines = int(re.search(r"\\Needspace\{(\d+)\\baselineskip\}", shown[0]["text/latex"]).group(1))
+    assert lines == caption_lines + 7 + (2 + 2 + 1) + 3
 
 
 def test_the_pinned_pandoc_comes_first_on_path(monkeypatch):

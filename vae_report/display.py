@@ -145,7 +145,7 @@ def show_table(df: Any, caption: str, float_format: str | Mapping[Any, str] = DE
     shown = formatted(df, float_format)
     size, landscape = pdf_layout(shown, index)
     # a table of up to 25 rows starts on a page that holds it whole (no "continued" break)
-    rows = len(shown) + 4 if len(shown) <= 25 else PDF_LINES_WITH_CAPTION
+    rows = len(shown) + _header_lines(shown, index) + 3 if len(shown) <= 25 else PDF_LINES_WITH_CAPTION
     _caption(caption, keep_lines=rows, latex=not landscape)
     html_table = shown.to_html(index=index, na_rep="–", border=0)
     latex = _latex_table(shown, index, size)
@@ -188,6 +188,17 @@ def _widths(df: Any, index: bool) -> tuple[int, list[int]]:
         return max([header_word(header), 1] + [len(str(v)) for v in values]) + 2
     index_width = width(df.index, df.index.name or "") if index else 0
     return index_width, [width(df[c], c) for c in df.columns]
+
+
+def _header_lines(df: Any, index: bool) -> int:
+    """Lines ``df``'s header may take in the PDF: per column level the most words of one label
+    (a column is as wide as its longest header word, so each word may wrap onto a line of its
+    own), and a line for the index's names when it has any. Counting only one line per header
+    split a 7-row table with two-word headers over two pages."""
+    levels = df.columns.nlevels
+    labels = [c if isinstance(c, tuple) else (c,) for c in df.columns]
+    words = sum(max(len(str(label[level]).split()) or 1 for label in labels) for level in range(levels))
+    return words + int(index and any(name is not None for name in df.index.names))
 
 
 def pdf_layout(df: Any, index: bool = True) -> tuple[str, bool]:
