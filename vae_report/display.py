@@ -177,13 +177,17 @@ def formatted(df: Any, float_format: str | Mapping[Any, str] = DEFAULT_FLOAT_FOR
     return out
 
 
+def _header_parts(header: Any) -> tuple[Any, ...]:
+    """A column's header as one label per column level (a MultiIndex column is a tuple)."""
+    return header if isinstance(header, tuple) else (header,)
+
+
 def _widths(df: Any, index: bool) -> tuple[int, list[int]]:
     """Characters the index and each column of ``df`` (formatted) take in the PDF, spacing
     included: a column is as wide as its longest value or its header's longest word (headers
     wrap)."""
     def header_word(header: Any) -> int:
-        heads = header if isinstance(header, tuple) else (header,)     # a MultiIndex column
-        return max(len(w) for h in heads for w in (str(h).split() or [""]))
+        return max(len(w) for h in _header_parts(header) for w in (str(h).split() or [""]))
     def width(values: Any, header: Any) -> int:
         return max([header_word(header), 1] + [len(str(v)) for v in values]) + 2
     index_width = width(df.index, df.index.name or "") if index else 0
@@ -195,9 +199,9 @@ def _header_lines(df: Any, index: bool) -> int:
     (a column is as wide as its longest header word, so each word may wrap onto a line of its
     own), and a line for the index's names when it has any. Counting only one line per header
     split a 7-row table with two-word headers over two pages."""
-    levels = df.columns.nlevels
-    labels = [c if isinstance(c, tuple) else (c,) for c in df.columns]
-    words = sum(max(len(str(label[level]).split()) or 1 for label in labels) for level in range(levels))
+    labels = [_header_parts(c) for c in df.columns]
+    words = sum(max(len(str(label[level]).split()) or 1 for label in labels)
+                for level in range(df.columns.nlevels))
     return words + int(index and any(name is not None for name in df.index.names))
 
 
