@@ -44,6 +44,12 @@ DecoderSigma = Literal["softplus", "exp"]
 #: how the decoder's sigma is parameterised: ``softplus`` (the study's: floored, cannot overflow)
 #: or ``exp`` (the seed's own sigma = exp(log sigma), no floor: the seed-faithful variant)
 DECODER_SIGMAS: tuple[str, ...] = ("softplus", "exp")
+EncoderStd = Literal["softplus", "exp"]
+#: how the encoder's standard deviations are parameterised: ``softplus`` (the study's: std =
+#: floor + softplus(raw), cannot reach 0 or overflow) or ``exp`` (the seed's "as hinted on the
+#: website": the head predicts log-variance, std = exp(½·logvar), no floor — the seed-faithful
+#: variant, whose std can underflow to 0 or overflow to inf on inputs far from the data)
+ENCODER_STDS: tuple[str, ...] = ("softplus", "exp")
 
 
 def arch_layers(arch: str, latent: str | int = "z") -> str:
@@ -70,6 +76,18 @@ def inverse_positive_std(std: float, floor: float) -> float:
     """The raw value that :func:`positive_std` maps to ``std`` (used to initialise sigma = 1)."""
     y = std - floor
     return y + math.log(-math.expm1(-y))
+
+
+def encoder_std(raw: Tensor, kind: str = "softplus") -> Tensor:
+    """The encoder's standard deviations from its head's raw half ``[..., D]``: ``ENCODER_STD_FLOOR
+    + softplus(raw)``, or the seed's ``exp(½·raw)`` (raw = log-variance, no floor) for ``"exp"``."""
+    return torch.exp(0.5 * raw) if kind == "exp" else positive_std(raw, ENCODER_STD_FLOOR)
+
+
+def encoder_std_slope(raw: Tensor, std: Tensor, kind: str = "softplus") -> Tensor:
+    """d std / d raw of :func:`encoder_std` (``std`` its value): ``½·std`` for ``exp``,
+    ``sigmoid(raw)`` otherwise. The fast step's chain rule."""
+    return 0.5 * std if kind == "exp" else torch.sigmoid(raw)
 
 
 def decoder_std(raw: Tensor, kind: str = "softplus") -> Tensor:
@@ -121,20 +139,26 @@ class VAE(nn.Module):
     live in ``[0, 1]`` like the data. One scalar sigma is shared by all pixels.
 
     Parameter count = the seed's Table 2 exactly (the extra 1 is the decoder's sigma), whichever
-    ``decoder_sigma`` parameterises it (:data:`DECODER_SIGMAS`).
+    ``decoder_sigma`` (:data:`DECODER_SIGMAS`) and ``encoder_std`` (:data:`ENCODER_STDS`)
+    parameterise the two standard deviations.
     """
 
     def __init__(self, hidden: Sequence[int], latent_dim: int = 64, init: Init = "default",
-                 decoder_sigma: DecoderSigma = "softplus") -> None:
+                 decoder_sigma: DecoderSigma = "softplus",
+                 encoder_std: EncoderStd = "softplus") -> None:
         super().__init__()
         if init not in INITS:
             raise ValueError(f"init must be 'default' or 'kaiming', got {init!r}")
         if decoder_sigma not in DECODER_SIGMAS:
             raise ValueError(f"decoder_sigma must be one of {', '.join(DECODER_SIGMAS)}, "
                              f"got {decoder_sigma!r}")
+        if encoder_std not in ENCODER_STDS:
+            raise ValueError(f"encoder_std must be one of {', '.join(ENCODER_STDS)}, "
+                             f"got {encoder_std!r}")
         self.hidden = list(hidden)
         self.latent_dim = latent_dim
         self.decoder_sigma = decoder_sigma
+        self.encoder_std = encoder_std
         enc_sizes = [IMAGE_PIXELS, *self.hidden]
         dec_sizes = [latent_dim, *reversed(self.hidden)]
         self.encoder = mlp(enc_sizes)
@@ -150,7 +174,7 @@ class VAE(nn.Module):
     def encode(self, x: Tensor) -> Posterior:
         """``x [B, 784]`` → q(z|x) with ``mean, std [B, D]``."""
         mean, raw_std = self.encoder_head(self.encoder(x)).chunk(2, dim=-1)
-        return Posterior(mean, positive_std(raw_std, ENCODER_STD_FLOOR))
+        return Posterior(mean, encoder_std(raw_std, self.encoder_std))
 
     def decode(self, z: Tensor) -> Tensor:
         """``z [B, D]`` → pixel means of p(x|z), ``[B, 784]`` in ``[0, 1]``."""
@@ -173,12 +197,12 @@ def _kaiming_init(module: nn.Module) -> None:
 
 
 def build_model(arch: str, latent_dim: int = 64, init: str = "default",
-                decoder_sigma: str = "softplus") -> VAE:
+                decoder_sigma: str = "softplus", encoder_std: str = "softplus") -> VAE:
     """The VAE of one of :data:`ARCHS` by name; a clear error for an unknown name."""
     if arch not in ARCHS:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
     return VAE(ARCHS[arch], latent_dim=latent_dim, init=init,  # type: ignore[arg-type]
-               decoder_sigma=decoder_sigma)  # type: ignore[arg-type]
+               decoder_sigma=decoder_sigma, encoder_std=encoder_std)  # type: ignore[arg-type]
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -25,14 +25,19 @@ def _fast_grads(model, x, seed):
     return elbo, {n: p.grad.clone() for n, p in model.named_parameters()}
 
 
-@pytest.mark.parametrize("decoder_sigma", vc.DECODER_SIGMAS)
+#: (decoder_sigma, encoder_std): the study's floors, the decoder-only variant, the seed's own
+STD_PARAMETERISATIONS = [("softplus", "softplus"), ("exp", "softplus"), ("exp", "exp")]
+
+
+@pytest.mark.parametrize("decoder_sigma,encoder_std", STD_PARAMETERISATIONS)
 @pytest.mark.parametrize("init", vc.INITS)
 @pytest.mark.parametrize("arch", list(vc.ARCHS))
-def test_fast_step_is_the_elbo_and_its_gradient(arch, init, decoder_sigma, blobs):
-    """Every architecture, init and σ parameterisation, in float64, so that rounding (≈ 1e-16
+def test_fast_step_is_the_elbo_and_its_gradient(arch, init, decoder_sigma, encoder_std, blobs):
+    """Every architecture, init and std parameterisation, in float64, so that rounding (≈ 1e-16
     relative, whatever kernels this CPU picks) cannot hide a wrong formula nor fail a right one."""
     torch.manual_seed(0)
-    model = vc.build_model(arch, init=init, decoder_sigma=decoder_sigma).double()
+    model = vc.build_model(arch, init=init, decoder_sigma=decoder_sigma,
+                           encoder_std=encoder_std).double()
     with torch.no_grad():                       # a sigma away from its initial 1
         model.decoder_raw_std.fill_(-1.5)
     x = blobs[:24].double()

@@ -9,6 +9,9 @@ from vae_report.seed_reference import SEED_PARAM_COUNTS
 def test_parameter_counts_match_seed_table_2(arch):
     for init in vc.INITS:
         assert vc.count_parameters(vc.build_model(arch, init=init)) == SEED_PARAM_COUNTS[arch]
+    # the seed-faithful parameterisation (log-variance head, exp(log σ)) has the same count
+    faithful = vc.build_model(arch, decoder_sigma="exp", encoder_std="exp")
+    assert vc.count_parameters(faithful) == SEED_PARAM_COUNTS[arch]
 
 
 def test_decoder_mirrors_encoder():
@@ -64,3 +67,17 @@ def test_std_parameterisation_cannot_overflow_or_reach_zero():
         raw = vc.inverse_positive_std(std, 1e-3)
         assert vc.positive_std(torch.tensor(raw, dtype=torch.float64), 1e-3).item() == \
             pytest.approx(std, rel=1e-12)
+
+
+def test_the_seeds_log_variance_head_has_no_floor():
+    """encoder_std="exp": std = exp(½·raw), so it reaches 0 and inf where the floored one cannot
+    (what the seed's broken chain needs), and its slope is ½·std (the fast step's chain rule)."""
+    raw = torch.tensor([-400.0, -2.0, 0.0, 2.0, 400.0])
+    std = vc.encoder_std(raw, "exp")
+    assert std[0] == 0 and torch.isinf(std[-1])
+    torch.testing.assert_close(std[1:4], torch.exp(0.5 * raw[1:4]))
+    torch.testing.assert_close(vc.encoder_std_slope(raw[1:4], std[1:4], "exp"), 0.5 * std[1:4])
+    floored = vc.encoder_std(raw, "softplus")
+    assert torch.all(floored >= vc.ENCODER_STD_FLOOR) and torch.all(torch.isfinite(floored))
+    with pytest.raises(ValueError, match="encoder_std must be one of softplus, exp"):
+        vc.build_model("vanilla", encoder_std="logvar")

@@ -28,11 +28,17 @@ def test_every_table_fits_the_pdf_whole_and_has_a_caption(study, metrics):
              table.iwae_by_k(study), table.elbo_against_iwae(study, metrics),
              table.sample_quality(study), table.chain_end(study),
              table.chain_mixing(study, metrics), table.training_cost(study), table.parameters(study),
+             table.deviations(study),
              *(table.test_elbo(study, metrics, r, n) for r, n in zip(study.runs, (3, 4)))]
     for part in parts:
         assert isinstance(part, display.TablePart) and part.caption.startswith("**")
         shown = display.formatted(part.df, part.float_format)
-        display.pdf_layout(shown)                       # raises when it cannot be shown whole
+        if part.wrap:                                   # sentences in wrapping columns
+            assert len(part.wrap) == len(part.df.columns) and sum(part.wrap) <= 1.0
+        else:
+            size, landscape = display.pdf_layout(shown)  # raises when it cannot be shown whole
+            # no table of the report needs a landscape page
+            assert not landscape, part.caption[:60]
         assert not part.df.empty
     assert list(parts[1].df["match"]) == ["yes"] * 7    # the seed's parameter counts, exactly
 
@@ -40,13 +46,20 @@ def test_every_table_fits_the_pdf_whole_and_has_a_caption(study, metrics):
 def test_table3_beside_the_seed_and_its_note(study, metrics):
     t3 = table.test_elbo(study, metrics, "original", 3)
     assert t3.df.loc["deep-512", "ELBO (seed)"] == 56.41
-    assert "Spearman 0.68" in t3.note and "floors never bind" in t3.note
+    assert "Spearman ρ = 0.68 (exact permutation p = 0.11" in t3.note and "floors never bind" in t3.note
+    # the seed's numbers and ranks first (what a phone shows before it scrolls)
+    assert list(t3.df.columns[:4]) == ["ELBO (seed)", "rank (seed)", "ELBO (ours)", "rank (ours)"]
+    t4 = table.test_elbo(study, metrics, "retrained", 4)
+    assert "the same columns as Table 3" in t4.caption and "importance-weighted" not in t4.caption
     assert f"mean ± sd over {len(study.seeds['original'])} seeds" in t3.caption
 
 
 def test_the_variant_table_is_there_with_the_variant_runs_only(study):
     assert study.variants == ["original-exp", "retrained-exp"]
-    assert isinstance(table.variant(study), display.TablePart)
+    fates = table.variant(study)
+    assert isinstance(fates, display.TablePart)
+    assert list(fates.df.columns) == ["plain", "normalised", "clipped", "log-variance", "decoder σ"]
+    assert len(fates.df) == sum(len(study.seeds[r]) * len(study.archs_of(r)) for r in study.variants)
     main_only = report.load_study("full", runs=list(study.runs))
     assert main_only.variants == [] and table.variant(main_only) is None
 
@@ -70,7 +83,18 @@ def test_every_figure_is_narrow_enough_and_its_text_large_enough(study, metrics)
     spread = figure.seed_spread(study, metrics, 8)
     dots = sum(len(c.get_offsets()) for c in spread.fig.axes[0].collections)
     assert dots >= len(metrics.loc[list(study.runs)])
-    assert verdicts.SEED_KL_THRESHOLD == 0.01
+    assert verdicts.KL_THRESHOLD == 0.01
+    # one ELBO range for both runs' learning curves
+    a, b = (figure.learning_curves(study, r, n).fig for r, n in (("original", 1), ("retrained", 5)))
+    assert a.axes[0].get_ylim() == b.axes[0].get_ylim()
+    assert len(a.axes[0].get_lines()) == 2 * len(study.archs) * len(study.seeds["original"])
+
+
+def test_the_parameters_appendix_shows_only_what_differs(study):
+    p = table.parameters(study)
+    assert "batch_size" in p.df.index and "lr" not in p.df.index
+    assert all(p.df.loc[k].nunique() > 1 for k in p.df.index)
+    assert "Shared by every run:" in p.caption and "lr 0.0003" in p.caption
 
 
 def test_the_classifier_note_states_its_accuracy(study):

@@ -15,18 +15,21 @@ from conftest import ROOT
 SEEDS = (0, 1, 2)
 
 
-def _models(arch: str, dtype: torch.dtype, init: str = "default", decoder_sigma: str = "softplus"):
+def _models(arch: str, dtype: torch.dtype, init: str = "default", decoder_sigma: str = "softplus",
+            encoder_std: str = "softplus"):
     models = []
     for s in SEEDS:
         torch.manual_seed(s)
-        models.append(vc.build_model(arch, 16, init, decoder_sigma).to(dtype))
+        models.append(vc.build_model(arch, 16, init, decoder_sigma, encoder_std).to(dtype))
     return models
 
 
-@pytest.mark.parametrize("arch,init,decoder_sigma", [("vanilla", "default", "softplus"),
-                                                     ("deep-256-128", "kaiming", "softplus"),
-                                                     ("vanilla", "default", "exp")])
-def test_a_stack_trains_each_seed_as_it_trains_alone_float64(blobs, arch, init, decoder_sigma):
+@pytest.mark.parametrize("arch,init,decoder_sigma,encoder_std", [
+    ("vanilla", "default", "softplus", "softplus"),
+    ("deep-256-128", "kaiming", "softplus", "softplus"),
+    ("vanilla", "default", "exp", "exp")])
+def test_a_stack_trains_each_seed_as_it_trains_alone_float64(blobs, arch, init, decoder_sigma,
+                                                             encoder_std):
     """300 Adam steps (3 epochs of 100 batches of 4), float64, for three seeds: alone
     (``training.train_epoch``, the fast step) and stacked (one batched step for all three).
 
@@ -37,8 +40,8 @@ def test_a_stack_trains_each_seed_as_it_trains_alone_float64(blobs, arch, init, 
     the stacked step — another seed's noise, batch or moments, a sum over the wrong axis — moves
     every weight by ≈ lr a step, 1e5 times this tolerance."""
     x = blobs[:400].double()
-    alone = _models(arch, torch.float64, init, decoder_sigma)
-    stacked = _models(arch, torch.float64, init, decoder_sigma)
+    alone = _models(arch, torch.float64, init, decoder_sigma, encoder_std)
+    stacked = _models(arch, torch.float64, init, decoder_sigma, encoder_std)
     opts_alone = [torch.optim.Adam(m.parameters(), lr=3e-4, fused=True) for m in alone]
     opts_stack = [torch.optim.Adam(m.parameters(), lr=3e-4, fused=True) for m in stacked]
     gens = lambda: ([torch.Generator().manual_seed(10 + s) for s in SEEDS],   # noqa: E731

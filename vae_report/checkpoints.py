@@ -79,7 +79,8 @@ def load_model(path: str | os.PathLike,
 def _built(config: dict[str, Any], state: dict[str, torch.Tensor]) -> vae_core.VAE:
     """The model ``config`` names (``vae_core.build_model``), holding ``state`` in float32."""
     model = vae_core.build_model(config["arch"], config["latent_dim"], config["init"],
-                                 config.get("decoder_sigma", "softplus"))
+                                 config.get("decoder_sigma", "softplus"),
+                                 config.get("encoder_std", "softplus"))
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     return model
 

@@ -23,6 +23,9 @@ class TablePart:
     caption: str
     float_format: str | Mapping[Any, str] = "{:.2f}"
     note: str = ""
+    #: a table of sentences: shown with wrapping columns of these widths (fractions of the line,
+    #: :func:`show_claims`) instead of as a table of numbers
+    wrap: Sequence[float] | None = None
 
 
 @dataclass
@@ -42,6 +45,9 @@ def show(part: TablePart | FigurePart | None, figures_dir: str | os.PathLike = "
         return
     if isinstance(part, FigurePart):
         show_figure(part.fig, Path(figures_dir) / part.name, part.caption)
+    elif part.wrap:
+        show_claims(part.df.reset_index() if part.df.index.name else part.df, part.caption,
+                    widths=part.wrap)
     else:
         show_table(part.df, part.caption, part.float_format)
     if part.note:
@@ -296,9 +302,18 @@ def _html_only_caption(caption: str) -> None:
 VERDICT_COLOURS = {"reproduced": "#d6f0d6", "not reproduced": "#f6d3d3", "unclear": "#ececec"}
 
 
-def show_claims(df: Any, caption: str) -> None:
-    """The claims table: left-aligned text, each verdict on a coloured cell that does not wrap;
-    in the PDF a ``longtable`` at body size with wrapping columns (it may run over pages)."""
+def _verdict_colour(text: str) -> str:
+    """The background of a verdict cell: by the verdict its text starts with."""
+    return next((c for v, c in sorted(VERDICT_COLOURS.items(), key=lambda x: -len(x[0]))
+                 if text.startswith(v)), "#fff")
+
+
+def show_claims(df: Any, caption: str, widths: Sequence[float] | None = None,
+                collapsed: str = "") -> None:
+    """A claims table: left-aligned text, the ``verdict`` column on a coloured cell; on a phone
+    each row a card (cells carry their column's label). ``collapsed``: the HTML shows the table
+    inside a ``<details>`` element with this summary (an appendix, opened on demand). In the PDF
+    a ``longtable`` with wrapping columns of ``widths`` (fractions of the line)."""
     from IPython.display import display
 
     _caption(caption)
@@ -306,22 +321,25 @@ def show_claims(df: Any, caption: str) -> None:
     rows = []
     labels = [html.escape(str(c), quote=True) for c in df.columns]   # each cell's label on a phone
     for values in df.itertuples(index=False):
-        cells = [f'<td data-label="{label}">{html.escape(str(v))}</td>'
-                 for label, v in zip(labels, values[:-1])]
-        verdict = str(values[-1])
-        cells.append(f'<td class="verdict" data-label="{labels[-1]}" style="background:'
-                     f'{VERDICT_COLOURS.get(verdict, "#fff")};white-space:nowrap">'
-                     f'{html.escape(verdict)}</td>')
+        cells = []
+        for column, label, v in zip(df.columns, labels, values):
+            if column == "verdict":
+                cells.append(f'<td class="verdict" data-label="{label}" style="background:'
+                             f'{_verdict_colour(str(v))}">{html.escape(str(v))}</td>')
+            else:
+                cells.append(f'<td data-label="{label}">{html.escape(str(v))}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     table = (f'<table class="claims" style="text-align:left"><thead><tr>{head}</tr></thead>'
              f'<tbody>{"".join(rows)}</tbody></table>')
-    widths = ["0.14", "0.19", "0.30", "0.17", "0.09"][: len(df.columns)]
+    if collapsed:
+        table = f"<details><summary>{html.escape(collapsed)}</summary>{table}</details>"
+    widths = list(widths or [0.9 / len(df.columns)] * len(df.columns))
     spec = "".join(rf">{{\raggedright\arraybackslash}}p{{{w}\linewidth}}" for w in widths)
     row_end = "\\\\\\hline\n"                     # \\ \hline: end of row, rule below it
     body = row_end.join(" & ".join(_latex_escape(str(v)) for v in values)
                         for values in df.itertuples(index=False))
     header = " & ".join(rf"\textbf{{{_latex_escape(str(c))}}}" for c in df.columns)
-    latex = (r"{\footnotesize" + "\n"             # 9 pt: thirty claims in a few pages
+    latex = (r"{\footnotesize" + "\n"
              + rf"\begin{{longtable}}{{{spec}}}\hline" + "\n" + header + "\\\\\\hline\\endhead\n"
              + body + row_end + "\\end{longtable}}\n")
     display({"text/html": table, "text/latex": latex, "text/plain": df.to_string()}, raw=True)

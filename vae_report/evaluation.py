@@ -15,7 +15,7 @@ from vae_core import VAE
 
 #: Burda et al. (2015): unit u is active when Cov_x(E_q[z_u|x]) exceeds this.
 ACTIVE_UNIT_THRESHOLD = 0.01
-#: The seed's threshold: a latent dimension whose KL (nats, averaged over the data) is below
+#: This study's threshold (the seed names none): a latent dimension whose KL (nats, averaged over the data) is below
 #: this is collapsed (its posterior is the prior).
 SEED_COLLAPSE_KL = 0.01
 

@@ -410,7 +410,7 @@ def traversal(m: Explorer, dims: int | Sequence[int] | str = "all", index: int |
     image ``index`` (``None``: the prior's mean, 0), all other dimensions fixed.
 
     Rows ordered by KL (most informative first); active units (Burda et al.: Cov_x E_q[z_u] >
-    0.01) are marked, collapsed dimensions (KL < 0.01 nats, the seed's threshold) greyed.
+    0.01) are marked, collapsed dimensions (KL < 0.01 nats, this study's threshold) greyed.
     ``arrays``: ``dims [R]``, ``kl [R]``, ``active [R]``, ``collapsed [R]``, ``values [V]``,
     ``images [R, V, 784]``.
     """

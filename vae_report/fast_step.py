@@ -27,7 +27,7 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from vae_core import ENCODER_STD_FLOOR, LOG_2PI, VAE, decoder_std, decoder_std_slope, positive_std
+from vae_core import LOG_2PI, VAE, decoder_std, decoder_std_slope, encoder_std, encoder_std_slope
 
 
 class FastPathNotice(UserWarning):
@@ -333,19 +333,20 @@ def elbo_step(model: VAE, x: Tensor, generator: torch.Generator | None = None,
     encoder, decoder = model_layers(model)
     rho = model.decoder_raw_std
     return elbo_and_gradient(encoder, decoder, rho, rho.grad, x, eps,   # type: ignore[arg-type]
-                             ops or checked_ops(x.device), model.decoder_sigma)
+                             ops or checked_ops(x.device), model.decoder_sigma, model.encoder_std)
 
 
 @torch.no_grad()
 def elbo_and_gradient(encoder: Sequence[Layer], decoder: Sequence[Layer], raw_std: Tensor,
                       raw_std_grad: Tensor, x: Tensor, eps: Tensor, ops: FastOps,
-                      decoder_sigma: str = "softplus") -> Tensor:
+                      decoder_sigma: str = "softplus", encoder_std_kind: str = "softplus") -> Tensor:
     """The one body of the hand-written step, for one model or S stacked ones.
 
     One model: ``x [B, 784]``, ``eps [B, D]``, ``raw_std`` the scalar decoder σ's raw parameter.
     S models: ``x [S, B, 784]``, ``eps [S, B, D]``, layers ``[S, …]``, ``raw_std [S]``; each
     model sees only its own slice, so model s gets the numbers it would get alone. ``decoder_sigma``
-    is the models' ``VAE.decoder_sigma`` (how ``raw_std`` maps to σ). Writes the
+    is the models' ``VAE.decoder_sigma`` (how ``raw_std`` maps to σ), ``encoder_std_kind`` their
+    ``VAE.encoder_std`` (how the head's second half maps to q's std). Writes the
     gradient of ``-mean over B of the ELBO`` (per model) into the gradient buffers and returns
     the ELBO ``[B]`` or ``[S, B]``. The log-likelihood and KL are ``vae_core``'s, written in place
     and fused with their derivatives (tests compare them with autograd on ``elbo_terms``).
@@ -355,7 +356,7 @@ def elbo_and_gradient(encoder: Sequence[Layer], decoder: Sequence[Layer], raw_st
     # forward
     enc_inputs, head = _mlp_forward(encoder, x)                   # head [..., B, 2D]
     mu, raw = head[..., :latent], head[..., latent:]
-    std = positive_std(raw, ENCODER_STD_FLOOR)                    # [..., B, D]
+    std = encoder_std(raw, encoder_std_kind)                      # [..., B, D]
     z = torch.addcmul(mu, std, eps)
     dec_inputs, logits = _mlp_forward(decoder, z)
     mean = torch.sigmoid(logits)                                  # [..., B, 784]
@@ -377,7 +378,7 @@ def elbo_and_gradient(encoder: Sequence[Layer], decoder: Sequence[Layer], raw_st
     grad_head = torch.empty_like(head)
     torch.add(grad_z, mu, alpha=1.0 / batch, out=grad_head[..., :latent])      # + d KL/d mu
     grad_std = torch.addcmul((std - std.reciprocal()).div_(batch), grad_z, eps)  # + d KL/d std
-    torch.mul(grad_std, torch.sigmoid(raw), out=grad_head[..., latent:])
+    torch.mul(grad_std, encoder_std_slope(raw, std, encoder_std_kind), out=grad_head[..., latent:])
     _mlp_backward(encoder, enc_inputs, grad_head, False, ops.relu_backward)
     return log_lik - kl
 

@@ -81,7 +81,15 @@ def save_chain_animation(chain: ChainResult, gif_path: str | os.PathLike,
                         .to(torch.uint8).numpy(), f"step {t}")
            for t, f in enumerate(frames)]
     iio.imwrite(gif_path, gif, extension=".gif", duration=frame_ms, loop=0)
+    save_filmstrip(frames, filmstrip_path, strip_chains)
+
+
+def save_filmstrip(frames: Tensor, path: str | os.PathLike, strip_chains: int = 4) -> None:
+    """A PNG of ``frames [T+1, B, 784]``: ``strip_chains`` chains as rows, the steps of
+    :func:`filmstrip_steps` as columns (a chain that broke early shows the steps it ran)."""
+    import imageio.v3 as iio
+
     steps = filmstrip_steps(len(frames) - 1)
     k = min(strip_chains, frames.shape[1])
     strip = frames[steps, :k].transpose(0, 1).reshape(-1, IMAGE_PIXELS)   # a row per chain
-    iio.imwrite(filmstrip_path, grid_uint8(strip, nrow=len(steps)), extension=".png")
+    iio.imwrite(path, grid_uint8(strip, nrow=len(steps)), extension=".png")

@@ -79,6 +79,7 @@ class StudyParams:
     val_split: float = 0.2
     init: str = "default"            # "default" (PyTorch) or "kaiming"
     decoder_sigma: str = "softplus"  # decoder σ: "softplus" (floored) or the seed's "exp"
+    encoder_std: str = "softplus"    # encoder std: "softplus" (floored) or the seed's "exp" (log-variance head)
     backend: str = "auto"            # training step: "auto", "fast" or "autograd"
     seed: int = 0                    # training seed (weights, batches, noise) of this cell
     seeds: list[int] = field(default_factory=lambda: [0])  # the run's seeds: a cell per seed
@@ -119,6 +120,9 @@ class StudyParams:
         if self.decoder_sigma not in vae_core.DECODER_SIGMAS:
             raise ParameterError(f"decoder_sigma: must be one of {', '.join(vae_core.DECODER_SIGMAS)}, "
                                  f"got {self.decoder_sigma!r}")
+        if self.encoder_std not in vae_core.ENCODER_STDS:
+            raise ParameterError(f"encoder_std: must be one of {', '.join(vae_core.ENCODER_STDS)}, "
+                                 f"got {self.encoder_std!r}")
         if self.stack_seeds not in (True, False, "auto"):
             raise ParameterError(f"stack_seeds: must be auto, true or false, got {self.stack_seeds!r}")
         if self.backend not in BACKENDS:

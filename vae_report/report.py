@@ -160,18 +160,52 @@ def load_study(profile: str, reports_dir: str = "reports", runs: list[str] | Non
 
 def _curve_numbers(history: Any) -> dict[str, float]:
     """What the claims read from a learning curve (validation ELBO per epoch, nats): the gain
-    after the first tenth of the epochs, over the last tenth, in the first fifth and after it,
-    the epochs of the first fifth whose validation ELBO fell, and training − validation at the
-    end. Fractions of the epochs, so that a profile with fewer epochs reads the same way."""
+    after the first tenth of the epochs and over the last tenth, the gain per epoch in the
+    second tenth and in the second fifth, the epochs of the first fifth whose validation ELBO
+    fell, and training − validation at the end. Fractions of the epochs, so that a profile with
+    fewer epochs reads the same way."""
     val, train = history.val_elbo.to_numpy(), history.train_elbo.to_numpy()
     n = len(val)
     tenth, fifth = max(1, round(n / 10)), max(1, round(n / 5))
+    second_fifth_end = min(n, 2 * fifth)
     return {"final_gap_nats": float(train[-1] - val[-1]),
             "val_gain_after_tenth": float(val[-1] - val[tenth - 1]),
             "val_gain_last_tenth": float(val[-1] - val[max(0, n - 1 - tenth)]),
-            "val_gain_first_fifth": float(val[fifth - 1] - val[0]),
-            "val_gain_after_fifth": float(val[-1] - val[fifth - 1]),
+            # gain per epoch in the second tenth and in the second fifth: the slowdown after
+            # "around 20 epochs", without the first epochs' jump that any curve has
+            "val_rate_before_fifth": (float(val[fifth - 1] - val[tenth - 1]) / (fifth - tenth)
+                                      if fifth > tenth else math.nan),
+            "val_rate_after_fifth": (float(val[second_fifth_end - 1] - val[fifth - 1])
+                                     / (second_fifth_end - fifth) if second_fifth_end > fifth
+                                     else math.nan),
             "val_drops_first_fifth": int((val[1:fifth] < val[:fifth - 1]).sum())}
+
+
+def _seed_chain_numbers(chain: dict[str, Any], sigma: float) -> dict[str, float]:
+    """From 05-chain's ``seed_chains`` (``chain.seed_chain``'s fates; NaN for a cell rendered
+    before they were recorded): how badly the seed's chains break — 1 when sampling failed in
+    any of them, else the largest share of final pixels ≥ 1 — and the most extreme log std met
+    (the encoder's, ½·log-variance, along the plain chain, or the decoder's log σ)."""
+    fates = chain.get("seed_chains")
+    if not fates:
+        return {"seed_chain_broke": math.nan, "seed_chain_log_std": math.nan}
+    broke = max(1.0 if f["broke"] else (f["final_share_ge_1"] or 0.0) for f in fates.values())
+    plain = fates["plain"]
+    log_std = max(abs(plain["logvar_min"]), abs(plain["logvar_max"])) / 2
+    return {"seed_chain_broke": broke, "seed_chain_log_std": max(log_std, abs(math.log(sigma)))}
+
+
+def sharpness_ratio(reconstructions: Any, originals: Any) -> float:
+    """How sharp reconstructions are, independent of the likelihood: their mean gradient energy
+    (squared differences of neighbouring pixels, both directions) ÷ the originals', over the
+    images (``[N, 784]`` arrays). 1: as sharp as the data; blur lowers it."""
+    import numpy as np
+
+    def energy(images: Any) -> float:
+        x = np.asarray(images, dtype=np.float64).reshape(-1, vae_core.IMAGE_SIDE, vae_core.IMAGE_SIDE)
+        return float((np.diff(x, axis=1) ** 2).sum() + (np.diff(x, axis=2) ** 2).sum())
+
+    return energy(reconstructions) / energy(originals)
 
 
 def reconstruction_error(elbo: dict[str, Any]) -> float:
@@ -207,7 +241,10 @@ def metrics_table(cells: dict[tuple[str, int, str], dict[str, Any]]) -> Any:
         chain = c["05-chain"]
         rows[(run, seed, arch)] = {
             "test_elbo": c["02-elbo"]["test_elbo"], "test_iwae": c["02-elbo"]["test_iwae"],
+            "test_discrete_log_lik": c["02-elbo"]["test_discrete_log_lik"],
             "recon_sq_error": reconstruction_error(c["02-elbo"]),
+            "recon_sharpness": (sharpness_ratio(c["reconstructions"], c["originals"])
+                                if "reconstructions" in c else math.nan),
             **{f"collapsed_kl_{t:g}": int((kl < t).sum()) for t in KL_THRESHOLDS},
             "min_dim_kl": float(kl.min()),
             "active_units": c["03-collapse"]["active_units"],
@@ -219,7 +256,8 @@ def metrics_table(cells: dict[tuple[str, int, str], dict[str, Any]]) -> Any:
             "chain_confidence": float(np.mean(chain["frame_confidence"])),
             "class_switches": chain["class_switches_per_chain"],
             "morphing_chains": chain.get("morphing_chains", math.nan),
-            "fading_chains": chain.get("fading_chains", math.nan)}
+            "fading_chains": chain.get("fading_chains", math.nan),
+            **_seed_chain_numbers(chain, c["02-elbo"]["decoder_std"])}
     table = pd.DataFrame.from_dict(rows, orient="index")[list(METRIC_COLUMNS)]
     table.index = pd.MultiIndex.from_tuples(table.index, names=["run", "seed", "arch"])
     check_columns(table)

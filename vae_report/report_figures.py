@@ -43,22 +43,43 @@ def colours(study: Study) -> dict[str, Any]:
     return dict(zip(study.archs, sns.color_palette("tab10", len(study.archs))))
 
 
+def curve_range(study: Study) -> tuple[float, float]:
+    """One ELBO range for the learning curves of every run: from the lowest validation ELBO after
+    the first epoch to the highest training ELBO, over all seeds and models."""
+    histories = [c["history"] for c in study.cells.values()]
+    lo = min(float(h.val_elbo.iloc[1:].min()) if len(h) > 1 else float(h.val_elbo.min())
+             for h in histories)
+    hi = max(float(h[["train_elbo", "val_elbo"]].max().max()) for h in histories)
+    return lo - 0.03 * (hi - lo), hi + 0.03 * (hi - lo)
+
+
 def learning_curves(study: Study, run: str, fig_no: int) -> FigurePart:
+    """Every seed's curves (thin), on one ELBO range for both runs, epochs on a log axis so the
+    first epochs are visible, the legend beside the axes."""
     fig, ax = plt.subplots(figsize=(WIDTH, 4))
-    histories = {a: study.first(run, a)["history"] for a in study.archs}
     colour = colours(study)
-    for a, h in histories.items():
-        ax.plot(h.epoch, h.train_elbo, color=colour[a], label=a)
-        ax.plot(h.epoch, h.val_elbo, color=colour[a], ls="--", lw=1)
-    lo = min(h[["train_elbo", "val_elbo"]].quantile(0.05).min() for h in histories.values())
-    hi = max(h[["train_elbo", "val_elbo"]].max().max() for h in histories.values())
-    ax.set(xlabel="epoch", ylabel="ELBO (nats per image)", ylim=(lo, hi + 0.05 * (hi - lo)),
-           title=f"{RUNS[run].short}: training (solid) and validation (dashed)")
-    ax.legend(ncol=2)
+    seeds = study.seeds[run]
+    for a in study.archs:
+        for i, s in enumerate(seeds):
+            h = study.cells[(run, s, a)]["history"]
+            ax.plot(h.epoch, h.train_elbo, color=colour[a], lw=0.9, alpha=0.8,
+                    label=a if i == 0 else None)
+            ax.plot(h.epoch, h.val_elbo, color=colour[a], ls="--", lw=0.7, alpha=0.8)
+    epochs = int(study.first(run, study.archs[0])["history"].epoch.max())
+    ax.set(xlabel="epoch (log scale)", ylabel="ELBO (nats per image)", ylim=curve_range(study),
+           xscale="log" if epochs > 1 else "linear",
+           title=f"{RUNS[run].short}: training (solid) and validation (dashed), every seed")
+    if epochs == 1:           # one point per curve: draw the points, a line needs two
+        for line in ax.get_lines():
+            line.set_marker("o")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small")
+    fig.tight_layout()
     return FigurePart(fig, f"fig{fig_no:02d}-learning-curves-{run}.png",
-                      f"**Figure {fig_no}.** Learning curves of {RUNS[run].title}, first seed: "
-                      "training ELBO (mean over each epoch's batches, solid) and validation ELBO "
-                      "(after each epoch, dashed). Data: `history.csv` of `01-train.ipynb`.")
+                      f"**Figure {fig_no}.** Learning curves of {RUNS[run].title}, each of its "
+                      f"{len(seeds)} seeds a thin line: training ELBO (mean over each epoch's "
+                      "batches, solid) and validation ELBO (after each epoch, dashed), on the same "
+                      "ELBO range as the other run's figure. Data: `history.csv` of "
+                      "`01-train.ipynb`.")
 
 
 def reconstructions(study: Study, run: str, fig_no: int) -> FigurePart:
@@ -83,7 +104,7 @@ def reconstructions(study: Study, run: str, fig_no: int) -> FigurePart:
 
 
 def collapse(study: Study) -> FigurePart:
-    """Every latent dimension's KL per model, one panel per run (log scale, the seed's 0.01)."""
+    """Every latent dimension's KL per model, one panel per run (log scale, the 0.01 threshold)."""
     rows = [{"run": RUNS[r].short, "model": a, "KL": max(kl, 1e-4)}
             for r in study.runs for a in study.archs
             for kl in study.first(r, a)["03-collapse"]["kl_per_dim"]]
@@ -94,14 +115,14 @@ def collapse(study: Study) -> FigurePart:
         sns.stripplot(data=data[data.run == RUNS[r].short], x="model", y="KL", hue="model",
                       palette=colours(study), size=3, jitter=0.25, legend=False, ax=ax)
         ax.set(yscale="log", ylabel="KL per dimension (nats)", xlabel="", title=RUNS[r].title)
-        ax.axhline(verdicts.SEED_KL_THRESHOLD, color="black", lw=0.8, ls="--")
+        ax.axhline(verdicts.KL_THRESHOLD, color="black", lw=0.8, ls="--")
         ax.tick_params(axis="x", rotation=20)
     latent = study.params[study.runs[0]]["latent_dim"]
     return FigurePart(fig, "fig03-posterior-collapse.png",
                       f"**Figure 3.** Posterior collapse: the KL of each of the {latent} latent "
                       "dimensions (one dot each, averaged over the test images; log scale, values "
                       "below 10⁻⁴ drawn at 10⁻⁴) for every model of both runs, first seed. "
-                      "Below the dashed line (KL = 0.01, the seed's threshold) a dimension counts "
+                      "Below the dashed line (KL = 0.01 nats, this study's threshold: the seed names none) a dimension counts "
                       "as collapsed. Data: `03-collapse.ipynb`.")
 
 
@@ -195,6 +216,40 @@ def filmstrips(study: Study, run: str) -> FigurePart:
     return FigurePart(fig, f"chain-filmstrips-{run}.png",
                       f"**Limiting distribution, {RUNS[run].title}:** {n}-step chains from 16 "
                       "test images per model, first seed (GIFs of `05-chain.ipynb`).")
+
+
+def seed_chain_strips(study: Study, fig_no: int) -> FigurePart | None:
+    """The seed's chains (plain, normalised, clipped) of one seed-faithful model: the first
+    batch-16 model and seed whose plain chain broke, else the deepest batch-16 model's first
+    seed; None when no variant cell recorded them."""
+    from .chain import CHAIN_KINDS
+
+    cells = [(k, c) for k, c in sorted(study.cells.items())
+             if k[0] in study.variants and c["05-chain"].get("seed_chains")]
+    if not cells:
+        return None
+    broke = [(k, c) for k, c in cells if c["05-chain"]["seed_chains"]["plain"]["broke"]]
+    deepest = [kc for kc in cells if kc[0][2] == verdicts.DEEPEST]
+    (run, seed, arch), cell = (broke or deepest or cells)[0]
+    fates = cell["05-chain"]["seed_chains"]
+    fig, axes = plt.subplots(len(CHAIN_KINDS), 1, figsize=(WIDTH, 1.6 * len(CHAIN_KINDS)),
+                             squeeze=False)
+    for ax, kind in zip(axes[:, 0], CHAIN_KINDS):
+        f = fates[kind]
+        ax.imshow(plt.imread(cell["folder"] / f"chain-{kind}.png"), cmap="gray", vmin=0, vmax=1)
+        fate = (f"failed at step {f['failed_step']} ({f['failure']})" if f["broke"]
+                else f"ran {f['steps']} steps")
+        ax.set_title(f"{kind}: {fate}", fontsize="small", loc="left")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return FigurePart(fig, f"fig{fig_no:02d}-seed-chains.png",
+                      f"**Figure {fig_no}.** The chain as the seed ran it, {RUNS[run].title}, "
+                      f"{arch}, seed {seed}: plain (z and x drawn by `torch.distributions.Normal` "
+                      "with its argument checks), each image min–max normalised to [0, 1] after "
+                      "every step (the seed's first workaround), and the log-variances clipped "
+                      "before the exponential (its second). Four chains a row, the columns the "
+                      "steps of the other filmstrips; a broken chain shows the steps it ran. "
+                      "Data: `chain-<kind>.png` of `05-chain.ipynb`.")
 
 
 def chain_classes(study: Study, fig_no: int) -> FigurePart:

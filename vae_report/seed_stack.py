@@ -64,6 +64,8 @@ def stack_problem(models: Sequence[nn.Module], optimizers: Sequence[torch.optim.
         return "the models differ in their parameters' shapes"
     if len({m.decoder_sigma for m in models}) != 1:
         return "the models parameterise the decoder's sigma differently (decoder_sigma)"
+    if len({m.encoder_std for m in models}) != 1:
+        return "the models parameterise the encoder's std differently (encoder_std)"
     if len({p.device for m in models for p in m.parameters()}) != 1:
         return "the models are not on one device"
     settings = []
@@ -144,6 +146,7 @@ class SeedStack:
         self.encoder, self.decoder = fast_step.model_layers(models[0], lambda p: stacked_of[id(p)])
         self.raw_std = stacked_of[id(models[0].decoder_raw_std)]
         self.decoder_sigma = models[0].decoder_sigma           # stack_problem: the same for all
+        self.encoder_std = models[0].encoder_std
 
     @property
     def size(self) -> int:
@@ -156,7 +159,7 @@ class SeedStack:
         ``eps [S, B, D]`` (its noise). Returns the per-image ELBO ``[S, B]``."""
         elbo = fast_step.elbo_and_gradient(self.encoder, self.decoder, self.raw_std,
                                            self.raw_std.grad, x, eps, self.ops,
-                                           self.decoder_sigma)
+                                           self.decoder_sigma, self.encoder_std)
         self._adam_step()
         return elbo
 

@@ -50,6 +50,7 @@ class TrainConfig:
     latent_dim: int = 64
     init: str = "default"
     decoder_sigma: str = "softplus"
+    encoder_std: str = "softplus"
     lr: float = 3e-4
     epochs: int = 100
     batch_size: int = 16
@@ -221,7 +222,7 @@ def _start(config: TrainConfig, checkpoint: str | os.PathLike, device: torch.dev
     torch.manual_seed(config.seed)
     if model is None:
         model = vae_core.build_model(config.arch, config.latent_dim, config.init,
-                                      config.decoder_sigma)
+                                      config.decoder_sigma, config.encoder_std)
     model = model.to(device)
     backend, reason = resolve_backend(model, config.backend)
     optimizer = make_optimizer(model, config.lr, device)
