@@ -13,6 +13,11 @@ EXECUTOR ?= local
 MNIST_SOURCE ?= $(shell d='$(CURDIR)/../shared/mnist'; [ -d "$$d" ] && cd "$$d" && pwd)
 export MNIST_SOURCE
 
+# RUNS=" " or ARCHS="" given on the command line would select nothing, yet Make's $(if) reads
+# a blank value as "not given" and the workflow would run the whole study: refuse it here.
+$(foreach v,RUNS ARCHS,$(if $(and $(filter command line environment,$(origin $(v))),$(if $(strip $($(v))),,blank)),\
+  $(error $(v) is empty: name what to select, e.g. $(v)="$(if $(filter RUNS,$(v)),retrained,vanilla deep-512)", or leave $(v) out for all)))
+
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
@@ -46,7 +51,16 @@ latex: ## install xelatex for the PDF (Debian packages) when missing
 ## ---- the study ---------------------------------------------------------------------------
 .PHONY: report
 report: $(STAMP) ## render the study to reports/$(PROFILE)/report.{html,pdf} (PROFILE=full|quick, JOBS=2, EXECUTOR=local|slurm|gpu)
+	@$(PY) -m vae_report.plan --profile $(PROFILE) --runs "$(RUNS)" --archs "$(ARCHS)" --jobs $(JOBS)
 	$(call SNAKEMAKE)
+
+.PHONY: render
+render: $(STAMP) ## re-render the committed study's report (reports/full) from its committed cells: no training, about a minute
+	$(PY) scripts/run_notebook.py notebooks/report.ipynb reports/full/report.ipynb -p profile full \
+		--label "the committed study's report"
+	@bash scripts/setup-latex.sh
+	bash scripts/render_report.sh html reports/full/report.ipynb
+	bash scripts/render_report.sh pdf reports/full/report.ipynb
 
 .PHONY: cells
 cells: $(STAMP) ## run every (run, seed, architecture) notebook that is out of date, not the report
@@ -71,12 +85,14 @@ DEVICE ?= cpu
 bench: $(STAMP) ## print training throughput and the projected study time (DEVICE=cuda on a GPU)
 	$(PY) scripts/bench.py --device $(DEVICE)
 
-# JupyterLab refuses to start as root without --allow-root (containers and CI run as root);
+# JupyterLab refuses to start as root without --allow-root (containers and CI run as root); the
+# project's notebooks are saved without outputs (vae_report/lab.py: exploring changes no file);
 # LAB_ARGS adds options, e.g. LAB_ARGS="--no-browser --port=8890".
 LAB_ARGS ?=
 .PHONY: lab
 lab: $(STAMP) ## JupyterLab on notebooks/explore.ipynb with the project's kernel (LAB_ARGS="--port=8890 --no-browser")
 	$(VENV)/bin/jupyter lab --notebook-dir="$(CURDIR)" $(if $(filter 0,$(shell id -u)),--allow-root) \
+		--ServerApp.contents_manager_class=vae_report.lab.ProjectContentsManager \
 		$(LAB_ARGS) notebooks/explore.ipynb
 
 .PHONY: clean-quick

@@ -22,6 +22,7 @@ import torch
 
 import vae_core
 
+from . import layout
 from .errors import DataError
 from .files import atomic_torch_save, torch_load_or_explain
 
@@ -139,7 +140,8 @@ def load_weights(path: str | os.PathLike,
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no model file at {path}")
-    saved = torch_load_or_explain(path, "model file", "delete it and rerun `make report`", "cpu")
+    fix = repair_advice(path)
+    saved = torch_load_or_explain(path, "model file", fix, "cpu")
     missing = [k for k in PUBLISHED_KEYS if not isinstance(saved, dict) or k not in saved]
     if missing or not isinstance(saved.get("config"), dict) or "arch" not in saved["config"]:
         raise DataError(f"{path} is not a model of this project (it lacks "
@@ -149,8 +151,22 @@ def load_weights(path: str | os.PathLike,
         model = _built(saved["config"], saved["model"])
     except (ValueError, KeyError, RuntimeError) as exc:
         raise DataError(f"{path} does not hold the weights its config names ({exc}); "
-                        f"delete it and rerun `make report`") from exc
+                        f"{fix}") from exc
     return model.to(device).eval(), saved
+
+
+def repair_advice(path: str | os.PathLike) -> str:
+    """How to repair a damaged model file: a published one (tracked by git, under
+    ``reports/<profile>/models/``) is restored from git, not deleted; a checkpoint is retrained."""
+    path = Path(path).resolve()
+    try:
+        rel = path.relative_to(layout.PROJECT_ROOT)
+    except ValueError:
+        return "replace it with an intact copy"
+    if len(rel.parts) > 2 and rel.parts[0] == "reports" and rel.parts[2] == "models":
+        return (f"it is part of the committed study: restore it with `git checkout -- {rel}` "
+                f"(do not delete it)")
+    return "delete it and rerun `make report` (or `make cells`) to retrain it"
 
 
 def main(argv: list[str] | None = None) -> int:

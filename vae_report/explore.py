@@ -40,7 +40,7 @@ from vae_core import IMAGE_PIXELS, IMAGE_SIDE
 
 from . import layout
 from .chain import markov_chain
-from .checkpoints import in_progress_path, load_weights
+from .checkpoints import repair_advice, in_progress_path, load_weights
 from .classifier import DigitClassifier, classify, load_classifier
 from .data import MNISTSplits, load_mnist
 from .devices import pick_device
@@ -177,6 +177,13 @@ def resolve(spec: str | os.PathLike) -> Path:
     if as_path.suffix == ".pt" or as_path.exists():
         if not as_path.exists():
             raise ExploreError(f"no model file at {as_path}")
+        if as_path.is_dir() or as_path.suffix != ".pt":
+            what = "a folder" if as_path.is_dir() else "not a model file (.pt)"
+            trained = available()
+            raise ExploreError(
+                f"{as_path} is {what}: name a model as {SPEC_FORMAT} (e.g. "
+                f"'full/retrained/seed-0/deep-512') or give a .pt file. Trained here: "
+                f"{', '.join(trained) if trained else 'none'}")
         return as_path
     profile, run, seed, arch = parse_spec(str(spec))
     for path in (layout.checkpoint_path(profile, run, seed, arch),
@@ -220,7 +227,7 @@ def load(spec: str | os.PathLike, device: str = "auto") -> Explorer:
     recorded = dict(saved["meta"].get("params") or {})
     if not recorded:
         raise DataError(f"{path} records no parameters: it was not written by this project's "
-                        f"trainer; delete it and rerun `make report`")
+                        f"trainer; {repair_advice(path)}")
     # the folders and the MNIST source are this checkout's, not those of the machine that
     # trained; a parameter a later version dropped does not stop an older model from loading
     known = parameter_types()

@@ -306,12 +306,32 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return _parse_yaml(Path(path).read_text(), path)
 
 
+def _unique_key_loader() -> Any:
+    """PyYAML's SafeLoader, refusing a key set twice in one mapping (PyYAML keeps the last
+    silently: `epochs: 2` then `epochs: 3` would train 3 epochs without a word)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"{key!r} is set twice (first on line {seen[key] + 1}): "
+                        f"keep one", key_node.start_mark)
+                seen[key] = key_node.start_mark.line
+            return super().construct_mapping(node, deep)
+
+    return UniqueKeyLoader
+
+
 def _parse_yaml(text: str, path: str | Path) -> dict[str, Any]:
     """The flat YAML ``text`` of the file ``path`` as a dict (see :func:`read_yaml`)."""
     import yaml
 
     try:
-        loaded = yaml.safe_load(text) or {}
+        loaded = yaml.load(text, Loader=_unique_key_loader()) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1}" if mark else ""

@@ -2,6 +2,7 @@
 the one table (run × seed × architecture) the verdicts are computed from."""
 from __future__ import annotations
 
+import io
 import json
 import math
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from typing import Any
 import vae_core
 
 from . import layout
+from .errors import DataError
 from .params import MAIN_RUNS, RUNS, study_parameters
 
 #: The files the report reads from every cell (beside the steps' JSON metrics) …
@@ -38,13 +40,15 @@ def load_cell(profile: str, run: str, arch: str, reports_dir: str = "reports",
     if missing:
         raise FileNotFoundError(f"{folder} lacks {', '.join(missing)}; run `make report "
                                 f"PROFILE={profile}` (or `make cells PROFILE={profile}`) first")
-    cell: dict[str, Any] = {s: json.loads((folder / f"{s}.json").read_text())
+    cell: dict[str, Any] = {s: _read(folder / f"{s}.json", json.loads, profile)
                             for s in layout.CELL_STEPS}
-    cell["history"] = pd.read_csv(folder / "history.csv")
+    cell["history"] = _read(folder / "history.csv", lambda text: pd.read_csv(io.StringIO(text)),
+                            profile)
+    _check_history(cell, folder / "history.csv", profile)
     cell["folder"] = folder
     if pictures:
         for name in ("reconstructions", "originals", "samples"):
-            cell[name] = np.load(folder / f"{name}.npy")
+            cell[name] = _read(folder / f"{name}.npy", np.load, profile, binary=True)
         cell["gif"] = folder / "chain.gif"
         cell["filmstrip"] = folder / "chain-filmstrip.png"
     return cell
@@ -118,6 +122,41 @@ def _run_parameters(profile: str, run: str, arch: str, reports_dir: str) -> tupl
                     f"they were run (`make report PROFILE={profile}` brings them up to date)")
 
 
+def _repair(path: Path, profile: str) -> str:
+    """How to get a damaged cell file back: from git where it is tracked (the committed study),
+    else by rendering the cell again."""
+    import subprocess
+
+    tracked = subprocess.run(["git", "ls-files", "--error-unmatch", str(path)], cwd=layout.PROJECT_ROOT,
+                             capture_output=True).returncode == 0
+    if tracked:
+        return (f"it is part of the committed study: restore it with `git checkout -- "
+                f"{layout.relative(path)}`")
+    return f"delete it and run `make cells PROFILE={profile}` to write it again"
+
+
+def _read(path: Path, parse: Any, profile: str, binary: bool = False) -> Any:
+    """``parse`` of the file's text (or, ``binary``, of the path itself): an error naming the
+    file and how to repair it when it is damaged or cut short."""
+    try:
+        return parse(path) if binary else parse(path.read_text())
+    except Exception as exc:           # json, pandas and numpy raise many types for a cut file
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DataError(f"{path} is damaged or cut short ({first}); {_repair(path, profile)}") from exc
+
+
+def _check_history(cell: dict[str, Any], path: Path, profile: str) -> None:
+    """A learning curve holds one row per epoch its training promised (01-train.json's
+    ``epochs``): a history cut short would draw and judge a wrong curve."""
+    promised = cell["01-train"].get("epochs")
+    history = cell["history"]
+    rows = len(history)
+    epochs = list(history["epoch"]) if "epoch" in history else []
+    if promised is not None and (rows != promised or epochs != list(range(1, promised + 1))):
+        raise DataError(f"{path} holds {rows} epoch(s) where its training ran {promised} "
+                        f"(01-train.json): it is cut short or altered; {_repair(path, profile)}")
+
+
 def load_study(profile: str, reports_dir: str = "reports", runs: list[str] | None = None,
                archs: list[str] | None = None) -> Study:
     """All cells of ``profile`` for ``runs`` (default: every run of :data:`params.RUNS` that has
@@ -128,8 +167,9 @@ def load_study(profile: str, reports_dir: str = "reports", runs: list[str] | Non
     A run's parameters and seeds are those its cells were executed with (their provenance),
     which equal its parameter files' after ``make report``; when the files have changed since,
     ``Study.notes`` says so."""
-    from .workflow import run_archs
+    from .workflow import check_selection, run_archs
 
+    check_selection(profile, runs or list(RUNS), archs or list(vae_core.ARCHS))
     chosen = [r for r in RUNS if r in runs] if runs else list(RUNS)
     archs = [a for a in vae_core.ARCHS if a in archs] if archs else list(vae_core.ARCHS)
     params, notes, own, loaded = {}, [], {}, []

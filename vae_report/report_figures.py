@@ -137,8 +137,9 @@ def samples(study: Study, run: str, fig_no: int) -> FigurePart:
         ax.axis("off")
     fig.tight_layout()
     return FigurePart(fig, f"fig{fig_no:02d}-samples-{run}.png",
-                      f"**Figure {fig_no}.** Decoder means of 36 latents drawn from N(0, I), all "
-                      f"seven models of {RUNS[run].title}, first seed. Data: `samples.npy` of "
+                      f"**Figure {fig_no}.** Decoder means of the first 36 of the "
+                      f"{study.params[run]['n_samples']} latents drawn from N(0, I) (`n_samples`), "
+                      f"all seven models of {RUNS[run].title}, first seed. Data: `samples.npy` of "
                       "`04-samples.ipynb`.")
 
 
@@ -264,8 +265,8 @@ def chain_classes(study: Study, fig_no: int) -> FigurePart:
             ax.imshow(m["frame_classes"], aspect="auto", cmap="tab10", vmin=-0.5, vmax=9.5,
                       interpolation="nearest")
             ax.set_yticks([])
-            ax.set_title(f"{RUNS[r].short}, {a}: {m['class_switches_per_chain']:.1f} changes/chain",
-                         fontsize=FONT)
+            ax.set_title(f"{RUNS[r].short}, {a}: {m['class_switches_per_chain']:.1f} changes/chain"
+                         " (seed shown)", fontsize=FONT)
         axes[-1, j].set_xlabel("step")
     handles = [matplotlib.patches.Patch(color=plt.get_cmap("tab10")(d), label=str(d))
                for d in range(10)]
@@ -274,7 +275,8 @@ def chain_classes(study: Study, fig_no: int) -> FigurePart:
     return FigurePart(fig, f"fig{fig_no:02d}-chain-classes.png",
                       f"**Figure {fig_no}.** The class the digit classifier gives each frame "
                       "(colour) of each of 16 chains (rows of a panel) over the steps, every model "
-                      "(panels down) of both runs (across), first seed. Long bands: a chain stays "
+                      "(panels down) of both runs (across), first seed; a title's class changes are that "
+                      "seed's (the chain-mixing table gives the mean over seeds). Long bands: a chain stays "
                       "on a digit; stripes: it moves between digits (or fades, Table: chain "
                       "mixing). Data: `05-chain.json`.")
 

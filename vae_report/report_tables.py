@@ -32,11 +32,16 @@ def seeds_note(study: Study, run: str) -> str:
 
 
 def spread_note(study: Study) -> str:
-    """' (mean ± sd over each run's seeds: run A 5, run B 5)' when some run has several seeds."""
-    if all(len(study.seeds[r]) <= 1 for r in study.runs):
-        return ""
-    return (" (mean ± sd over each run's seeds: "
-            + ", ".join(f"{RUNS[r].short} {len(study.seeds[r])}" for r in study.runs) + ")")
+    """' (mean ± sd)' when some run has several seeds: the set-up section says over which."""
+    return "" if all(len(study.seeds[r]) <= 1 for r in study.runs) else " (mean ± sd)"
+
+
+def seeds_statement(study: Study) -> str:
+    """Said once, in the set-up: what a table's ± and a figure's seed mean."""
+    counts = ", ".join(f"{RUNS[r].short} {len(study.seeds[r])}" for r in [*study.runs, *study.variants])
+    return (f"Every run is trained with several seeds ({counts}). Tables give the mean ± standard "
+            "deviation over a run's seeds; figures show the first seed unless they say otherwise; "
+            "the claims are judged over all of them.")
 
 
 def setup(study: Study, profile: str) -> TablePart:

@@ -19,7 +19,7 @@ import vae_core
 
 from . import layout
 from .errors import ParameterError
-from .params import RUNS, check_layers, layer_sources, study_parameters
+from .params import RUNS, check_layers, layer_sources, study_parameters, suggestion
 
 PACKAGE = "vae_report"
 
@@ -36,19 +36,34 @@ def words(value: str | Iterable[str]) -> list[str]:
 
 def check_selection(profile: str, runs: Iterable[str], archs: Iterable[str]) -> None:
     """A ParameterError naming every unknown profile, run or architecture and the valid ones."""
+    runs, archs = list(runs), list(archs)
     problems = []
     if profile not in profiles():
         problems.append(f"PROFILE={profile!r} is not one of {', '.join(profiles())} "
-                        f"(params/profiles/*.yaml)")
-    bad_runs = [r for r in runs if r not in RUNS]
-    if bad_runs or not list(runs):
-        problems.append(f"RUNS={' '.join(runs)!r} must name some of {', '.join(RUNS)}")
-    bad_archs = [a for a in archs if a not in vae_core.ARCHS]
-    if bad_archs or not list(archs):
-        problems.append(f"ARCHS={' '.join(archs)!r} must name some of {', '.join(vae_core.ARCHS)} "
-                        f"(vae_core.ARCHS)")
+                        f"(params/profiles/*.yaml){_did_you_mean(profile, profiles())}")
+    problems += _choice_problems("RUNS", runs, list(RUNS), "params/runs/*.yaml")
+    problems += _choice_problems("ARCHS", archs, list(vae_core.ARCHS), "vae_core.ARCHS")
     if problems:
         raise ParameterError("; ".join(problems))
+
+
+def _did_you_mean(name: str, choices: Iterable[str]) -> str:
+    close = suggestion(name, list(choices))
+    return f" — did you mean {close!r}?" if close else ""
+
+
+def _choice_problems(variable: str, chosen: list[str], valid: list[str], where: str) -> list[str]:
+    """What is wrong with a Make variable's list of names: empty, unknown names (with the
+    closest valid one), names given twice."""
+    if not chosen:
+        return [f"{variable} is empty: name some of {', '.join(valid)} ({where}), or leave "
+                f"{variable} out for all of them"]
+    problems = [f"{variable}: {name!r} is not one of {', '.join(valid)} ({where})"
+                f"{_did_you_mean(name, valid)}" for name in dict.fromkeys(chosen) if name not in valid]
+    twice = [name for name in dict.fromkeys(chosen) if chosen.count(name) > 1]
+    if twice:
+        problems.append(f"{variable} names {', '.join(twice)} more than once: name each once")
+    return problems
 
 
 def check_parameters(profile: str, runs: Iterable[str]) -> None:
