@@ -51,7 +51,7 @@ latex: ## install xelatex for the PDF (Debian packages) when missing
 ## ---- the study ---------------------------------------------------------------------------
 .PHONY: report
 report: $(STAMP) ## render the study to reports/$(PROFILE)/report.{html,pdf} (PROFILE=full|quick, JOBS=2, EXECUTOR=local|slurm|gpu)
-	@$(PY) -m vae_report.plan --profile $(PROFILE) --runs "$(RUNS)" --archs "$(ARCHS)" --jobs $(JOBS)
+	@$(PY) -m vae_report.plan --repair --profile $(PROFILE) --runs "$(RUNS)" --archs "$(ARCHS)" --jobs $(JOBS)
 	$(call SNAKEMAKE)
 
 .PHONY: render
@@ -64,10 +64,12 @@ render: $(STAMP) ## re-render the committed study's report (reports/full) from i
 
 .PHONY: cells
 cells: $(STAMP) ## run every (run, seed, architecture) notebook that is out of date, not the report
+	@$(PY) -m vae_report.plan --repair --profile $(PROFILE) --runs "$(RUNS)" --archs "$(ARCHS)" --jobs $(JOBS)
 	$(call SNAKEMAKE,cells)
 
 .PHONY: dry-run
-dry-run: $(STAMP) ## list the jobs `make report` would run now, and why
+dry-run: $(STAMP) ## list the jobs `make report` would run now, and why (changes nothing)
+	@$(PY) -m vae_report.plan --profile $(PROFILE) --runs "$(RUNS)" --archs "$(ARCHS)" --jobs $(JOBS)
 	$(call SNAKEMAKE,--dry-run --quiet rules)
 
 ## ---- development -------------------------------------------------------------------------

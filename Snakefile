@@ -75,10 +75,6 @@ def cells(step):
 
 # Reused weights are checked before the plan is made (a cheap read of each archive's
 # directory): a truncated checkpoint or classifier would otherwise pass for done.
-for _note in wf.set_aside_damaged(each_cell(CHECKPOINT) + [WEIGHTS]):
-    print(f"warning: {_note}", file=sys.stderr)
-
-
 wildcard_constraints:
     run="|".join(RUNS),
     seed=r"\d+",

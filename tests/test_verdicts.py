@@ -339,7 +339,7 @@ def test_the_claims_table_reads_as_the_report_shows_it():
     assert words["the seed's words"].startswith("“the validation loss follows exactly")
     one = v.evaluate_claims(table(seeds=(0,)))
     assert {x.split(" (")[0] for x in one.verdict} == {UNCLEAR}            # one seed: no test
-    assert all("no test" in m or m == "—" for m in one[v.COLUMNS[2]])
+    assert all("not testable" in m or m == "—" for m in one[v.COLUMNS[2]])
 
 
 @pytest.mark.parametrize("archs", [["vanilla"], [DEEPEST], ["vanilla", "deep-128"]])

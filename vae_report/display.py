@@ -153,7 +153,9 @@ def show_table(df: Any, caption: str, float_format: str | Mapping[Any, str] = DE
     # a table of up to 25 rows starts on a page that holds it whole (no "continued" break)
     rows = len(shown) + _header_lines(shown, index) + 3 if len(shown) <= 25 else PDF_LINES_WITH_CAPTION
     _caption(caption, keep_lines=rows, latex=not landscape)
-    html_table = shown.to_html(index=index, na_rep="–", border=0)
+    # without the index's name: to_html gives it a header row of its own ("arch" over nothing)
+    html_table = shown.rename_axis(index=[None] * shown.index.nlevels).to_html(
+        index=index, na_rep="–", border=0)
     latex = _latex_table(shown, index, size)
     if landscape:
         latex = ("\\begin{landscape}\n\\noindent " + markdown_to_latex(caption)

@@ -341,3 +341,16 @@ def discussion(judged: Sequence[Judged], table: Any, study: Any) -> str:
               "Training stops at the seed's 100 epochs, so its conjectures about longer training "
               "and other latent sizes stay untested."]
     return "\n\n".join(paragraphs + limits)
+
+
+#: The few terms the report cannot do without, in plain words (shown under the summary).
+GLOSSARY = """**Terms.** *Run A* and *run B*: the seed's two trainings (batch 16 with PyTorch's default
+initialisation; batch 64 with Kaiming initialisation); *A′*, *B′*: the same with the seed's own
+parameterisation of the standard deviations. *Seed*: one training from one random start; every
+run is trained from several. *ELBO*: the evidence lower bound the models are trained on, in
+*nats* (natural-log units) per image, higher is better; the *IWAE bound* is a tighter bound on the
+same likelihood. *Fréchet distance* (FD): how far generated images lie from real test images in
+a digit classifier's features, lower is better. A claim's *margin* is > 0 in a seed where the claim
+holds; *δ* is the smallest margin that would matter; *k/n seeds* counts where it holds. *Family-wise
+error 0.05*: across all claims together, the chance of calling any one wrongly decided stays
+below 5 %."""

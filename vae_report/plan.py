@@ -89,13 +89,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", default="", help="space-separated; empty: every run")
     ap.add_argument("--archs", default="", help="space-separated; empty: every architecture")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--repair", action="store_true",
+                    help="set damaged checkpoints aside so that this run rebuilds them")
     args = ap.parse_args(argv)
-    from .workflow import check_selection
+    from .workflow import check_selection, set_aside_damaged
 
     runs = args.runs.split() or list(RUNS)
     archs = args.archs.split() or list(vae_core.ARCHS)
     try:
         check_selection(args.profile, runs, archs)
+        for note in set_aside_damaged(args.profile, runs, archs, dry_run=not args.repair):
+            print(f"warning: {note}", file=sys.stderr)
         print(plan(args.profile, runs, archs, args.jobs))
     except ParameterError as exc:
         print(f"error: {exc}", file=sys.stderr)

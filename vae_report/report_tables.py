@@ -41,7 +41,9 @@ def seeds_statement(study: Study) -> str:
     counts = ", ".join(f"{RUNS[r].short} {len(study.seeds[r])}" for r in [*study.runs, *study.variants])
     return (f"Every run is trained with several seeds ({counts}). Tables give the mean ± standard "
             "deviation over a run's seeds; figures show the first seed unless they say otherwise; "
-            "the claims are judged over all of them.")
+            "the claims are judged over all of them. Tables 1–4 and Figures 1–7 keep the seed's "
+            "numbers, so that each sits beside the seed's own; ours continue from Table 5 and "
+            "Figure 8.")
 
 
 def setup(study: Study, profile: str) -> TablePart:
@@ -70,14 +72,15 @@ def architectures(study: Study) -> TablePart:
     """Table 2: encoders, decoders and parameter counts beside the seed's."""
     latent = study.params[study.runs[0]]["latent_dim"]
     archs = study.archs
+    # the encoder's widths only (the decoder mirrors them): the counts stay on a phone's screen
     t2 = pd.DataFrame({
-        "encoder": {a: vae_core.arch_layers(a, latent) for a in archs},
-        "decoder": {a: " → ".join(map(str, [latent, *reversed(vae_core.ARCHS[a]),
-                                            vae_core.IMAGE_PIXELS])) for a in archs},
+        "parameters (seed)": {a: SEED_PARAM_COUNTS[a] for a in archs},
         "parameters (ours)": {a: vae_core.count_parameters(vae_core.build_model(a, latent))
                               for a in archs},
-        "parameters (seed)": {a: SEED_PARAM_COUNTS[a] for a in archs}})
-    t2["match"] = np.where(t2["parameters (ours)"] == t2["parameters (seed)"], "yes", "NO")
+        "encoder (decoder mirrors it)": {a: "-".join(map(str, [vae_core.IMAGE_PIXELS,
+                                                              *vae_core.ARCHS[a], latent]))
+                                         for a in archs}})
+    t2.insert(2, "match", np.where(t2["parameters (ours)"] == t2["parameters (seed)"], "yes", "NO"))
     for col in ("parameters (ours)", "parameters (seed)"):
         t2[col] = t2[col].map("{:,}".format)                       # thousands separators
     return TablePart(t2, "**Table 2.** Architectures and parameter counts, counted from the "
@@ -160,7 +163,7 @@ def collapse(study: Study, metrics: Any) -> TablePart:
                                                  .loc[study.archs].astype(float), 0)
                           for r in study.runs for k, key in cols})
     return TablePart(table, f"**Active and collapsed latent dimensions** of {latent}, per "
-                     f"model and run{spread_note(study)}: active units (Burda et al.: variance "
+                     f"model and run{spread_note(study)}: active units (Burda et al. 2016: variance "
                      "over the test set of the posterior mean > 0.01) and dimensions whose mean KL "
                      "is below 0.01 nats (this study's cut-off — the seed names none — the one the "
                      "verdicts use) and, as a sensitivity check, 0.005 and 0.02. The two criteria "
@@ -330,7 +333,7 @@ def parameters(study: Study) -> TablePart:
     table = pd.DataFrame({RUNS[r].short: {k: _short(recorded[r].get(k, "")) for k in keys}
                           for r in runs})
     differ = table.nunique(axis=1) > 1
-    shared = ", ".join(f"{k} {table.loc[k].iloc[0]}" for k in table.index[~differ])
+    shared = ", ".join(f"{k} {recorded[runs[0]].get(k, '')}" for k in table.index[~differ])
     return TablePart(table[differ], "**Parameters that differ between the runs** (from each "
                      "run's cells' provenance; `arch` and `seed` vary per cell, paths are left "
                      f"out). Shared by every run: {shared}.")
@@ -361,7 +364,7 @@ def deviations(study: Study) -> TablePart:
          f"from test images, {first['chain_steps']} steps; the animations show the decoder mean",
          "the states add σ-noise speckle that hides where the chain goes"),
     ]
-    return TablePart(pd.DataFrame(rows, columns=["", "the seed", "this study", "why"]),
+    return TablePart(pd.DataFrame(rows, columns=["aspect", "the seed", "this study", "why"]),
                      "**Deviations from the seed.** What this study does differently, and why.",
                      wrap=[0.13, 0.26, 0.27, 0.26])
 

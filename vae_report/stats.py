@@ -70,8 +70,10 @@ class MarginTest:
 
     @property
     def seeds_text(self) -> str:
-        """``4/5 seeds`` (one-sample) or ``n = 10`` (Welch)."""
-        return f"{self.k}/{self.n} seeds" if self.k is not None else f"n = {self.n}"
+        """``4/5 seeds`` (one-sample; ``4/5 seeds > δ`` for a sized claim) or ``n = 10`` (Welch)."""
+        if self.k is None:
+            return f"n = {self.n}"
+        return f"{self.k}/{self.n} seeds" + (" > δ" if self.shift else "")
 
 
 def _p_two_sided(stat: float, df: float) -> float:

@@ -847,13 +847,13 @@ def _number(x: float, d: int) -> str:
 
 def part_text(c: SeedClaim, p: Part) -> str:
     """``+12.3 [+8.1, +16.5] nats, 5/5 seeds`` — the mean margin, its Holm-level interval, the
-    seeds; "(n = 1: no test)" when there is none."""
+    seeds; "(not testable: 1 seed)" when there is no test."""
     d, unit = c.digits, f" {c.unit}" if c.unit else ""
     t = p.test
     centre = t.mean + t.shift
     label = f"{p.label}: " if p.label else ""
     if t.method == stats.NO_TEST:
-        return f"{label}{_number(centre, d)}{unit} ({t.seeds_text}: no test)"
+        return f"{label}{_number(centre, d)}{unit} (not testable: {t.n} seed{'s' * (t.n != 1)})"
     lo, hi = p.interval
     return f"{label}{_number(centre, d)} [{_number(lo, d)}, {_number(hi, d)}]{unit}, {t.seeds_text}"
 
@@ -865,8 +865,15 @@ def interval_text(j: Judged) -> str:
     return "; ".join(part_text(j.claim, p) for p in j.parts)
 
 
+#: The verdict shown for a claim this rendering could not measure (a run or model not in it).
+NOT_MEASURED = "not measured"
+
+
 def verdict_text(j: Judged) -> str:
-    """The verdict, with each run's where the claim is tested in each and they differ."""
+    """The verdict, with each run's where the claim is tested in each and they differ; "not
+    measured" where the study lacks what the claim needs."""
+    if not j.parts:
+        return NOT_MEASURED
     if len(j.parts) > 1 and len({p.verdict for p in j.parts}) > 1:
         return j.verdict + " (" + ", ".join(f"{p.label} {p.verdict}" for p in j.parts) + ")"
     return j.verdict
@@ -877,8 +884,8 @@ def effect_text(j: Judged, reference_fd: float | None = None) -> str:
     if not j.parts:
         return "—"
     delta = delta_of(j.claim, reference_fd)
-    role = (f"δ = {delta:g}, tested" if j.claim.sized
-            else f"δ = {delta:g}" + (f" ({j.practical})" if j.practical else ""))
+    role = (f"δ = {delta:.3g}, tested" if j.claim.sized
+            else f"δ = {delta:.3g}" + (f" ({j.practical})" if j.practical else ""))
     return f"{interval_text(j)}; {role}"
 
 

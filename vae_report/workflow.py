@@ -75,21 +75,47 @@ def check_parameters(profile: str, runs: Iterable[str]) -> None:
         check_layers(profile, run)
 
 
-def set_aside_damaged(paths: Iterable[str | Path]) -> list[str]:
-    """Move every existing file of ``paths`` that is not a whole ``torch.save`` archive (a
-    truncated checkpoint or classifier) to ``<name>.damaged``, so that the workflow sees it
-    missing and rebuilds it; one message per file moved. Nothing is deleted."""
+def set_aside_damaged(profile: str, runs: Iterable[str], archs: Iterable[str],
+                      dry_run: bool = False) -> list[str]:
+    """Find the selection's checkpoints and the digit classifier that are not whole
+    ``torch.save`` archives (a truncated file) and — unless ``dry_run`` — move each to
+    ``<name>.damaged`` and delete the executed notebooks that were built from it, so that the
+    workflow rebuilds the file *and* everything after it (Snakemake does not remake a missing
+    file while the outputs after it are current). One message per file, saying what happens.
+    Nothing is deleted but executed notebooks, which the workflow writes again; the Makefile
+    calls this before the workflow, never at the Snakefile's parse (a dry run moves nothing)."""
     from .files import torch_file_problem
 
-    moved = []
-    for path in map(layout.project_path, paths):
+    runs = list(runs)
+    found: list[tuple[Path, list[Path]]] = []
+    for run in runs:
+        for seed in run_seeds(run, profile):
+            for arch in [a for a in run_archs(run, profile) if a in archs]:
+                cell = layout.cell_dir(profile, run, seed, arch)
+                found.append((layout.checkpoint_path(profile, run, seed, arch),
+                              [cell / f"{step}.ipynb" for step in layout.CELL_STEPS]))
+    judged = [layout.cell_dir(profile, r, s, a) / f"{step}.ipynb" for r in runs
+              for s in run_seeds(r, profile) for a in run_archs(r, profile) if a in archs
+              for step in ("04-samples", "05-chain")]
+    found.append((layout.classifier_path(profile), [layout.classifier_notebook(profile), *judged]))
+    messages = []
+    for path, after in found:
         problem = torch_file_problem(path) if path.exists() else None
-        if problem:
-            aside = path.with_name(path.name + ".damaged")
-            path.replace(aside)
-            moved.append(f"{layout.relative(path)} is damaged ({problem}): moved to "
-                         f"{aside.name}, it will be rebuilt")
-    return moved
+        if not problem:
+            continue
+        rebuilt = [p for p in after if p.exists()]
+        if dry_run:
+            messages.append(f"{layout.relative(path)} is damaged ({problem}): `make report` will "
+                            f"set it aside and rebuild it and the {len(rebuilt)} notebook(s) "
+                            "built from it")
+            continue
+        aside = path.with_name(path.name + ".damaged")
+        path.replace(aside)
+        for notebook in rebuilt:
+            notebook.unlink()
+        messages.append(f"{layout.relative(path)} is damaged ({problem}): moved to {aside.name}; "
+                        f"this run rebuilds it and the {len(rebuilt)} notebook(s) built from it")
+    return messages
 
 
 def run_seeds(run: str, profile: str) -> list[int]:
