@@ -87,3 +87,12 @@ def test_the_decoder_only_variant_keeps_one_sentence(tmp_path):
         "b": {"models": 9, "log_sigma_min": -3.11, "log_sigma_max": -2.54, "chain_share_ge_1_max": 0.041}}}))
     line = findings.decoder_only_variant(path)
     assert "18 models" in line and "between -3.13 and -2.33" in line and "at most 4 %" in line
+
+
+def test_each_of_our_figures_gets_a_computed_sentence():
+    from vae_report import report
+    study = report.load_study("full")
+    notes = findings.figure_notes(study, study.metrics_table())
+    assert set(notes) == {8, 9, 10, 11}
+    assert all(text.startswith(f"Figure{'s' if n == 11 else ''} {n}") for n, text in notes.items())
+    assert "nats" in notes[8] and "K = 1 to K = 1000" in notes[9] and "%" in notes[10]

@@ -32,7 +32,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
+import matplotlib.figure
 from torch import Tensor
 
 import vae_core
@@ -59,6 +59,20 @@ class ExploreError(ValueError):
     message names the problem and the fix."""
 
 
+class Figure(matplotlib.figure.Figure):
+    """A view's matplotlib figure, which says how to show or save it when printed (a bare
+    Figure prints as ``<Figure size 615x3260 with 1 Axes>``, no pyplot being involved)."""
+
+    def _repr_png_(self) -> bytes:
+        # a bare Figure (no pyplot, no inline backend) shows in Jupyter only as text
+        return figure_png(self)
+
+    def __repr__(self) -> str:
+        w, h = self.get_size_inches() * self.dpi
+        return (f"<view figure {w:.0f}×{h:.0f} px: in Jupyter `display(view)` shows it; "
+                f"anywhere `view.figure.savefig('view.png')` saves it>")
+
+
 @dataclass
 class View:
     """What a view computed (``arrays``: numpy arrays and numbers, shapes in each view's
@@ -70,16 +84,6 @@ class View:
 
     def _repr_png_(self) -> bytes:
         # a bare Figure (no pyplot, no inline backend) shows in Jupyter only as text
-        return figure_png(self.figure)
-
-
-class Picture:
-    """A figure that Jupyter shows as a PNG: ``display(Picture(chain_frame(…)))``."""
-
-    def __init__(self, figure: Figure) -> None:
-        self.figure = figure
-
-    def _repr_png_(self) -> bytes:
         return figure_png(self.figure)
 
 
@@ -604,27 +608,74 @@ def _read_picture(image: str | os.PathLike | np.ndarray) -> tuple[np.ndarray, st
         raise ExploreError(f"image: no file at {path}")
     try:
         pic = Image.open(path)
+        frames = getattr(pic, "n_frames", 1)
         pic.load()
+    except Image.DecompressionBombError as exc:
+        raise ExploreError(f"image: {path} is too large to open safely ({exc}); scale it down "
+                           f"to a few hundred pixels a side — the model sees 28 × 28") from exc
     except (UnidentifiedImageError, OSError) as exc:
         raise ExploreError(f"image: {path} is not a picture Pillow can read ({exc}); give a "
                            f"PNG or JPEG of one digit") from exc
     notes = []
+    if frames > 1:
+        notes.append(f"{path.name}: an animation of {frames} frames; its first is used")
     if pic.mode not in ("L", "1", "I", "I;16", "F"):
         notes.append(f"{path.name}: {pic.mode} converted to greyscale")
-    if pic.mode in ("RGBA", "LA", "P"):
+    if pic.mode in ("RGBA", "LA", "P", "PA"):
+        rgba = pic.convert("RGBA")
         # a transparent background is paper: flatten it onto white before going grey
-        pic = Image.alpha_composite(Image.new("RGBA", pic.size, "white"), pic.convert("RGBA"))
+        grey = np.asarray(Image.alpha_composite(Image.new("RGBA", pic.size, "white"), rgba)
+                          .convert("L"), dtype=np.float64) / 255.0
+        alpha = np.asarray(rgba, dtype=np.float64)[..., 3] / 255.0
+        if float(grey.max() - grey.min()) < 0.1 and float(alpha.max() - alpha.min()) >= 0.1:
+            # white ink on a transparent background: the strokes are where it is opaque
+            notes.append(f"{path.name}: the colour shows no stroke, its transparency does: the "
+                         f"opaque strokes are taken as the digit")
+            return alpha, path.name, notes
+        return grey, path.name, notes
     return np.asarray(pic.convert("L"), dtype=np.float64) / 255.0, path.name, notes
 
 
-def _fit_like_mnist(ink: np.ndarray) -> np.ndarray:
-    """``ink [H, W]`` (light digit on dark) cropped to its ink, scaled so its longer side is
-    :data:`MNIST_BOX` pixels, and placed in 28 × 28 with its centre of mass at the centre."""
+#: The width of MNIST's strokes after its scaling, in pixels of the 28 × 28 image.
+MNIST_STROKE = 2.2
+
+
+def stroke_width(ink: np.ndarray) -> float:
+    """The mean width (pixels) of the strokes in ``ink [H, W]`` (light on dark): 2·area ÷
+    perimeter of the inked pixels — for a stroke of width w and length L, 2·wL / 2L."""
+    mask = ink > 0.5 * ink.max()
+    padded = np.pad(mask, 1)
+    inner = (padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:])
+    edge = int((mask & ~inner).sum())
+    return 2.0 * float(mask.sum()) / max(edge, 1)
+
+
+def _thicken(ink: np.ndarray, scale: float) -> tuple[np.ndarray, str | None]:
+    """``ink`` with its strokes widened so that, shrunk by ``scale``, they come out about
+    :data:`MNIST_STROKE` pixels wide (a pen line on a large canvas would shrink to a faint
+    hair); a note when it widened them."""
+    from scipy.ndimage import grey_dilation
+
+    width = stroke_width(ink)
+    target = MNIST_STROKE / scale
+    if width * scale >= 0.75 * MNIST_STROKE:
+        return ink, None
+    size = int(round(target - width)) | 1                    # odd: the stroke grows evenly
+    return (grey_dilation(ink, size=(size, size)),
+            f"strokes {width:.0f} px wide would shrink to {width * scale:.1f} px: widened to "
+            f"≈ {MNIST_STROKE:g} px, as MNIST's")
+
+
+def _fit_like_mnist(ink: np.ndarray) -> tuple[np.ndarray, str | None]:
+    """``ink [H, W]`` (light digit on dark) cropped to its ink, its strokes widened where
+    scaling would thin them to a hair (:func:`_thicken`, with a note), scaled so its longer side
+    is :data:`MNIST_BOX` pixels, and placed in 28 × 28 with its centre of mass at the centre."""
     from PIL import Image
 
     rows, cols = np.nonzero(ink > 0.25 * ink.max())
     crop = ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
     scale = MNIST_BOX / max(crop.shape)
+    crop, note = _thicken(crop, scale)
     size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
     small = np.asarray(Image.fromarray((crop * 255).astype(np.uint8)).resize(
         size, Image.Resampling.LANCZOS), dtype=np.float64) / 255.0
@@ -634,7 +685,7 @@ def _fit_like_mnist(ink: np.ndarray) -> np.ndarray:
     top = int(np.clip(round(IMAGE_SIDE / 2 - (ys * small).sum() / mass), 0, IMAGE_SIDE - size[1]))
     left = int(np.clip(round(IMAGE_SIDE / 2 - (xs * small).sum() / mass), 0, IMAGE_SIDE - size[0]))
     frame[top:top + size[1], left:left + size[0]] = small
-    return frame
+    return frame, note
 
 
 def load_image(image: str | os.PathLike | np.ndarray) -> tuple[Tensor, list[str]]:
@@ -657,7 +708,8 @@ def load_image(image: str | os.PathLike | np.ndarray) -> tuple[Tensor, list[str]
     if pixels.shape != (IMAGE_SIDE, IMAGE_SIDE):
         notes.append(f"{label}: {pixels.shape[1]} × {pixels.shape[0]} pixels cropped to the digit, "
                      f"scaled into 20 × 20 and centred in 28 × 28, as MNIST's digits are")
-        pixels = _fit_like_mnist(pixels - np.median(pixels))
+        pixels, thickened = _fit_like_mnist(np.clip(pixels - np.median(pixels), 0, None))
+        notes += [f"{label}: {thickened}"] if thickened else []
     return torch.from_numpy(pixels.astype(np.float32)).reshape(IMAGE_PIXELS).clamp(0, 1), notes
 
 
@@ -691,6 +743,8 @@ def own_digit(m: Explorer, image: str | os.PathLike | np.ndarray, dims: int = 6,
     _cell_labels(ax2, [f"{float(v):+.1f}" for v in grid_values], axis="x")
     ax2.tick_params(length=0)
     fig.suptitle(f"{m.name}: your digit, ELBO {elbo:.0f} nats", fontsize=9)
+    if notes:      # the conversions, where whoever calls own_digit alone sees them too
+        fig.text(0.01, 0.005, "\n".join(notes), fontsize=6, va="bottom", wrap=True)
     return View({"input": _as_numpy(x[None])[0], "reconstruction": _as_numpy(recon[None])[0],
                  "classes": classes, "confidence": conf, "elbo": elbo, "dims": np.array(order),
                  "traversal": _as_numpy(images.flatten(0, 1)).reshape(images.shape)},
