@@ -45,7 +45,7 @@ def test_the_chain_steps_and_resets(here):
     assert "step 0:" in start[1]
     panel.controls["step"].click()
     panel.controls["step"].click()
-    assert panel.controls["frame"].value == 2 and panel.controls["play"].value == 2
+    assert panel.controls["frame"].value == 2
     stepped = _shown(panel)
     assert "step 2:" in stepped[1] and stepped[0] != start[0]
     panel.controls["frame"].value = 6
@@ -55,12 +55,50 @@ def test_the_chain_steps_and_resets(here):
     assert panel.controls["frame"].value == 0 and _shown(panel) == start
 
 
+def test_play_shows_every_step_and_reset_stops_it_at_zero(here):
+    """Play advances one step per tick, each drawn before the next (no frame skipped); Reset
+    during Play stops at step 0 and no queued step moves it again (issue 34: it stopped at
+    17, 20, 24)."""
+    m = explore.load("t/original/seed-0/vanilla", device="cpu")
+    panel = widgets.chain_panel(m, index=2, steps=6)
+    drawn = []
+    panel.controls["frame"].observe(lambda change: drawn.append(panel.label.value), "value")
+    tick = panel.state["tick"]
+    panel.controls["play"].value = True
+    while tick():
+        pass
+    assert [label.split(":")[0] for label in drawn] == [f"<code>step {k}" for k in range(1, 7)]
+    assert panel.controls["play"].value is False                   # stopped at the last step
+    panel.controls["play"].value = True                            # again: from the start
+    assert panel.controls["frame"].value == 0
+    tick(), tick(), tick()
+    panel.controls["reset"].click()
+    assert not tick() and panel.controls["frame"].value == 0
+    assert panel.controls["play"].value is False
+
+
+def test_the_chain_start_image_can_be_chosen_and_pictures_keep_their_size(here):
+    m = explore.load("t/original/seed-0/vanilla", device="cpu")
+    panel = widgets.chain_panel(m, index=2, steps=4)
+    panel.controls["step"].click()
+    first = _shown(panel)
+    panel.controls["start"].value = 5
+    assert panel.controls["frame"].value == 0 and _shown(panel)[0] != first[0]
+    expected = explore.chain(m, index=5, steps=4).arrays["means"][0]
+    assert (panel.state["view"].arrays["means"][0] == expected).all()      # frame 0: image 5
+    width = int(panel.image.width)
+    assert width == int.from_bytes(bytes(panel.image.value)[16:20], "big")
+    assert panel.image.layout.max_width == "100%"
+
+
 def test_the_model_picker_loads_another_model(here):
     app = widgets.explorer_app("t/original/seed-0/deep-128", device="cpu")
     assert list(app.controls["model"].options) == explore.available()
     assert [app.controls["tabs"].get_title(i) for i in range(3)] == ["interpolation", "traversal",
                                                                      "chain"]
     assert "deep-128" in app.label.value
+    app.controls["tabs"].selected_index = 2                        # on the chain tab
     app.controls["model"].value = "t/retrained/seed-0/vanilla"
+    assert app.controls["tabs"].selected_index == 2                # it stays there
     assert app.state["model"].name == "t/retrained/seed-0/vanilla"
     assert "float16" in app.label.value and "vanilla.pt" in app.label.value

@@ -30,12 +30,22 @@ class Panel:
 
 
 def _show(panel: Panel, figure: Any, text: str) -> None:
-    panel.image.value = explore.figure_png(figure)
+    png = explore.figure_png(figure)
+    panel.image.value = png
+    # shown at the size it was drawn: JupyterLab stretches an Image to its panel's width
+    # otherwise (a 167 px traversal at 913 px: blurry, its label pushed off-screen)
+    panel.image.width = str(_png_width(png))
     panel.label.value = f"<code>{text}</code>"
 
 
+def _png_width(png: bytes) -> int:
+    """The width of a PNG in pixels, from its IHDR chunk."""
+    return int.from_bytes(png[16:20], "big")
+
+
 def _panel(controls: dict[str, w.Widget], layout: list[w.Widget]) -> Panel:
-    image, label = w.Image(format="png"), w.HTML()
+    # max-width: narrower screens shrink the picture rather than cut it; no stretching up
+    image, label = w.Image(format="png", layout=w.Layout(max_width="100%", height="auto")), w.HTML()
     return Panel(w.VBox([*layout, image, label]), image, label, controls)
 
 
@@ -83,35 +93,87 @@ def traversal_panel(m: Explorer, index: int | None = 0, span: float = 3.0) -> Pa
     return panel
 
 
-def chain_panel(m: Explorer, index: int = 0, steps: int = 50, seed: int = 0,
-                interval_ms: int = 200) -> Panel:
-    """The x → z → x chain from test image ``index``, stepped by hand (Step, Reset) or played:
-    the decoder mean beside a draw with σ, class, confidence and nearest-image distance."""
-    view = explore.chain(m, index=index, steps=steps, seed=seed)
+def chain_panel(m: Explorer, index: int = 0, steps: int = 50, seed: int = 0) -> Panel:
+    """The x → z → x chain from a test image (``index``, changeable), stepped by hand (Step,
+    Reset) or played: the decoder mean beside a draw with σ, class, confidence and
+    nearest-image distance.
+
+    Play is driven by the kernel, one step after the last one is drawn (:func:`tick`), so every
+    step is shown at the pace the machine allows and Reset stops it where it says: a front-end
+    timer (``ipywidgets.Play``) ticked every 200 ms while a redraw took 0.4–0.6 s, skipping
+    two steps in three and overriding Reset with steps already queued."""
+    n = len(m.data.test)
+    start = w.BoundedIntText(value=index, min=0, max=n - 1, description="start image")
     frame = w.IntSlider(value=0, min=0, max=steps, description="step")
-    play = w.Play(value=0, min=0, max=steps, interval=interval_ms, description="Play")
-    w.link((play, "value"), (frame, "value"))      # kernel-side: the Step and Reset buttons move both
+    play = w.ToggleButton(value=False, description="Play", icon="play")
     step_button = w.Button(description="Step", icon="step-forward")
     reset_button = w.Button(description="Reset", icon="undo")
-    panel = _panel({"frame": frame, "play": play, "step": step_button, "reset": reset_button},
-                   [w.HBox([play, step_button, reset_button, frame])])
-    panel.state["view"] = view
+    panel = _panel({"start": start, "frame": frame, "play": play, "step": step_button,
+                    "reset": reset_button},
+                   [start, w.HBox([play, step_button, reset_button, frame])])
+
+    def recompute(_: Any = None) -> None:
+        panel.state["view"] = explore.chain(m, index=start.value, steps=steps, seed=seed)
+        play.value = False
+        if frame.value == 0:
+            redraw()
+        frame.value = 0                    # redraws
 
     def redraw(_: Any = None) -> None:
+        view = panel.state["view"]
         _show(panel, explore.chain_frame(m, view, frame.value), explore.chain_label(view, frame.value))
 
-    def step(_: Any) -> None:
+    def step(_: Any = None) -> None:
         frame.value = min(frame.value + 1, steps)
 
+    def tick() -> bool:
+        """One step of Play: the next step drawn, or Play stopped at the last; whether it
+        goes on."""
+        if not play.value:
+            return False
+        if frame.value >= steps:
+            play.value = False
+            return False
+        step()
+        return True
+
+    def toggled(change: dict) -> None:
+        play.icon = "pause" if change["new"] else "play"
+        if change["new"]:
+            if frame.value >= steps:
+                frame.value = 0
+            _run_in_kernel(tick)
+
     def reset(_: Any) -> None:
-        play.playing = False
+        play.value = False
         frame.value = 0
 
+    start.observe(recompute, "value")
     frame.observe(redraw, "value")
+    play.observe(toggled, "value")
     step_button.on_click(step)
     reset_button.on_click(reset)
-    redraw()
+    panel.state["tick"] = tick
+    recompute()
     return panel
+
+
+def _run_in_kernel(tick: Callable[[], bool]) -> None:
+    """Call ``tick`` until it says stop, yielding to the kernel's event loop between calls so
+    that clicks (Reset, Pause) are handled at once; without a running loop (a script, a test)
+    nothing is scheduled and the caller ticks."""
+    import asyncio
+
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+
+    async def player() -> None:
+        while tick():
+            await asyncio.sleep(0.01)      # lets the kernel read the widgets' messages
+
+    loop.create_task(player())
 
 
 PANELS: dict[str, Callable[[Explorer], Panel]] = {
@@ -131,10 +193,12 @@ def explorer_app(model: str, choices: list[str] | None = None, device: str = "au
 
     def build(_: Any = None) -> None:
         m = explore.load(picker.value, device=device)
+        shown = tabs.selected_index            # another model keeps the tab the user is on
         panels = {name: make(m) for name, make in PANELS.items()}
         tabs.children = [p.box for p in panels.values()]
         for i, name in enumerate(panels):
             tabs.set_title(i, name)
+        tabs.selected_index = shown if shown is not None else 0
         panel.state.update(model=m, panels=panels)
         status.value = "<br>".join([f"<b>{m.name}</b> ({m.source.name})", *m.notes])
 
