@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
+# kept when anything fails: the FAILED line names the executed notebook and log inside it
+trap 'status=$?; if [ $status -eq 0 ]; then rm -rf "$scratch"; else echo "kept for a look: $scratch" >&2; fi' EXIT
 cp -r reports/full "$scratch/full"
 rm -f "$scratch"/full/report.{ipynb,html,pdf}
 .venv/bin/python scripts/run_notebook.py notebooks/report.ipynb "$scratch/full/report.ipynb" \

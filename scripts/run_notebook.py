@@ -142,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
                 _execute(args.notebook, partial, params, args.kernel_timeout)
                 break
             except Exception as exc:                  # sorted below: a kernel, or the code
+                if _INTERRUPTED:                      # Ctrl-C killed the kernel too: not a fault
+                    raise KeyboardInterrupt from None
                 cause = _kernel_failure(exc)
                 if cause is None:
                     raise

@@ -95,3 +95,23 @@ def test_exploring_something_that_is_not_a_model_says_so(spec, says):
     text = str(err.value)
     assert says in text and "<profile>/<run>/seed-<n>/<arch>" in text
     assert "delete" not in text and "make report" not in text
+
+
+def test_an_unwritable_folder_is_named_with_the_fix(tmp_path, monkeypatch):
+    """torch says only "Permission denied"; the error names the file and what to do. (Root
+    writes anywhere, so the refusal is simulated where the OS would raise it.)"""
+    import torch
+
+    from vae_report import files
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(torch, "save", refuse)
+    target = tmp_path / "ckpt" / "vanilla.pt"
+    with pytest.raises(DataError, match=r"cannot write .*vanilla\.pt: Permission denied; make .*ckpt writable"):
+        files.atomic_torch_save({"a": 1}, target)
+    assert not list((tmp_path / "ckpt").iterdir())                # no temporary file left
+    monkeypatch.setattr(Path, "write_bytes", refuse)
+    with pytest.raises(DataError, match=r"cannot write .*m\.json"):
+        files.atomic_write_bytes(tmp_path / "m.json", b"{}")

@@ -14,24 +14,40 @@ def _temporary_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp{os.getpid()}")
 
 
+def _unwritable(path: Path, exc: OSError) -> Exception:
+    """A DataError naming the file that could not be written and the fix (torch and the OS name
+    neither: "Permission denied" and no path)."""
+    from .errors import DataError
+
+    return DataError(f"cannot write {path}: {exc.strerror or exc}; make {path.parent} writable "
+                     f"(or point checkpoints_dir / reports_dir at a folder you can write)")
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temporary_name(path)
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except PermissionError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _unwritable(path, exc) from exc
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
     """``torch.save`` to a temporary file, then rename: a kill mid-write leaves the old file, and
     no temporary file (removed on any failure, Ctrl-C included)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temporary_name(path)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(obj, tmp)
         os.replace(tmp, path)
+    except PermissionError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _unwritable(path, exc) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
