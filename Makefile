@@ -32,12 +32,13 @@ SNAKEMAKE = $(VENV)/bin/snakemake $(1) --cores $(JOBS) \
 	--config profile=$(PROFILE) $(if $(RUNS),runs="$(RUNS)") $(if $(ARCHS),archs="$(ARCHS)")
 
 ## ---- set-up ------------------------------------------------------------------------------
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
-	@# make `import vae_core` work from any folder (notebooks/, JupyterLab) without installing it
-	$(PY) -c "import site, pathlib; pathlib.Path(site.getsitepackages()[0], 'vae_report.pth').write_text('''$(CURDIR)''' + '\n')"
+	@# the project itself, editable: `import vae_core, vae_report` from any folder (notebooks/,
+	@# JupyterLab, scripts, the workflow); no build isolation: setuptools is in the venv already
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "VAE report (.venv)" >/dev/null
 	@touch $@
 

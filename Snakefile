@@ -12,8 +12,6 @@
 # module the notebook imports (workflow.code_of) — or when its checkpoint is missing.
 import sys
 
-sys.path.insert(0, workflow.basedir)
-
 import vae_core
 from vae_report import layout
 from vae_report import workflow as wf

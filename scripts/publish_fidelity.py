@@ -10,9 +10,6 @@ weights must stay within 0.5 nats (tests/report/test_models.py checks the commit
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main(paths: list[str]) -> int:

@@ -25,8 +25,6 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # vae_report, also without .venv's .pth
-
 # jsonschema (loaded by nbformat) imports the optional `rfc3987_syntax` only to offer an "iri"
 # format check, and that module compiles a grammar at import time: 1.1 s of the 2.4 s papermill
 # needed to run an empty notebook here. nbformat's schema has no IRI fields, so hiding the module

@@ -23,9 +23,6 @@ import dataclasses
 import logging
 import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:

@@ -4,15 +4,12 @@ from __future__ import annotations
 import gzip
 import os
 import struct
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 from vae_report import checkpoints, layout, training
 from vae_report.classifier import ClassifierConfig, train_classifier
 from vae_report.data import load_mnist

@@ -125,3 +125,18 @@ def test_every_notebook_is_valid_and_its_cells_have_ids():
             nb = nbformat.read(path, as_version=4)
             nbformat.validate(nb)
         assert all(c.get("id") for c in nb.cells), path.name
+
+
+def test_the_project_is_installed_not_put_on_sys_path():
+    """`make setup` installs the project (pyproject.toml, editable): the workflow's code, its
+    scripts and the tests edit no sys.path, and the package imports from any folder."""
+    import subprocess
+    import sys
+
+    assert (ROOT / "pyproject.toml").is_file()
+    for path in [ROOT / "Snakefile", ROOT / "tests" / "conftest.py",
+                 *(ROOT / "scripts").glob("[rt]*.py"), *(ROOT / "vae_report").glob("*.py")]:
+        assert "sys.path.insert" not in path.read_text(), path
+    done = subprocess.run([sys.executable, "-c", "import vae_core, vae_report.verdicts; "
+                           "print(vae_core.__file__)"], cwd="/", capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == str(ROOT / "vae_core.py"), done.stderr
