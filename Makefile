@@ -78,6 +78,10 @@ dry-run: $(STAMP) ## list the jobs `make report` would run now, and why (changes
 test: $(STAMP) ## run the test suite (uses $$MNIST_SOURCE for the real-data tests when set)
 	$(PY) -m pytest -n 2 --dist loadfile -q -rs tests --ignore=tests/report
 
+.PHONY: test-fast
+test-fast: $(STAMP) ## the unit tests only: no JupyterLab, Snakemake, papermill, make or git (tests marked slow)
+	$(PY) -m pytest -n 2 --dist loadfile -q -rs tests --ignore=tests/report -m "not slow"
+
 .PHONY: test-report
 test-report: $(STAMP) ## render the quick report and check it holds every table, figure and GIF
 	@$(MAKE) --no-print-directory report PROFILE=quick

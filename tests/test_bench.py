@@ -4,10 +4,14 @@ import re
 import subprocess
 import sys
 
+import pytest
 import torch
 
 import vae_core as vc
 from conftest import ROOT
+
+# runs the project's scripts as subprocesses: `make test-fast` leaves it out
+pytestmark = pytest.mark.slow
 
 
 def test_bench_prints_a_consistent_table(mnist_source):

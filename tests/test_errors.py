@@ -36,6 +36,7 @@ def test_a_selection_names_the_valid_choices_and_the_likely_one():
     workflow.check_selection("full", ["retrained"], ["vanilla"])     # a good one passes
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variable", ["ARCHS", "RUNS"])
 def test_make_refuses_a_blank_selection_instead_of_running_everything(variable):
     done = subprocess.run(["make", "-n", "dry-run", f"{variable}= "], cwd=ROOT,

@@ -13,6 +13,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+# starts JupyterLab, Snakemake, papermill or git: `make test-fast` leaves it out
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 RUNNER = ROOT / "scripts" / "run_notebook.py"
 

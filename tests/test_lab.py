@@ -2,6 +2,8 @@
 project's notebooks without outputs; stopped by its process id."""
 from __future__ import annotations
 
+import pytest
+
 import json
 import os
 import signal
@@ -10,6 +12,9 @@ import subprocess
 import time
 import urllib.request
 from pathlib import Path
+
+# starts JupyterLab, Snakemake, papermill or git: `make test-fast` leaves it out
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "lab-test-token"

@@ -12,6 +12,9 @@ from vae_report import layout, workflow
 from vae_report.report import load_cell
 from vae_report.seed_reference import SEED_PARAM_COUNTS
 
+# starts JupyterLab, Snakemake, papermill or git: `make test-fast` leaves it out
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 NB = ROOT / "notebooks"
 KERNEL = "vae-report"

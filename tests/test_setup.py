@@ -49,6 +49,7 @@ def test_every_make_target_is_documented():
     assert phony <= documented, phony - documented
 
 
+@pytest.mark.slow
 def test_git_commit_is_dirty_for_code_changes_not_for_rendered_outputs(tmp_path, monkeypatch):
     from vae_report import layout, provenance
 
@@ -95,6 +96,7 @@ def test_the_tracked_tree_fits_the_device_copy():
     assert total <= 48 * 2 ** 20, f"tracked tree {total / 2 ** 20:.1f} MiB > 48 MiB"
 
 
+@pytest.mark.slow
 def test_every_target_make_help_lists_works():
     """Each target `make help` lists runs: the workflow's in Snakemake's dry-run, the others as
     `make -n` (their commands printed, not run). `make cells` once failed at every call."""

@@ -14,6 +14,9 @@ import pytest
 
 from vae_report import layout, slices
 
+# starts JupyterLab, Snakemake, papermill or git: `make test-fast` leaves it out
+pytestmark = pytest.mark.slow
+
 CELLS = [("original", 0, "vanilla"), ("original", 1, "vanilla"), ("retrained", 0, "vanilla")]
 
 

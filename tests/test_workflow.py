@@ -16,6 +16,9 @@ import vae_core
 from vae_report import layout, workflow
 from vae_report.errors import ParameterError
 
+# starts JupyterLab, Snakemake, papermill or git: `make test-fast` leaves it out
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
