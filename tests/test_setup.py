@@ -136,7 +136,8 @@ def test_the_project_is_installed_not_put_on_sys_path():
     import sys
 
     assert (ROOT / "pyproject.toml").is_file()
-    for path in [ROOT / "Snakefile", ROOT / "tests" / "conftest.py",
+    for path in [ROOT / "workflow" / "Snakefile", *(ROOT / "workflow" / "rules").glob("*.smk"),
+                 ROOT / "tests" / "conftest.py",
                  *(ROOT / "scripts").glob("[rt]*.py"), *(ROOT / "vae_report").glob("*.py")]:
         assert "sys.path.insert" not in path.read_text(), path
     done = subprocess.run([sys.executable, "-c", "import vae_core, vae_report.verdicts; "

@@ -180,7 +180,10 @@ def test_a_damaged_archive_is_named(clone):
 def test_evaluation_runs_the_snakefiles_rules_but_training():
     import re
 
-    rules = set(re.findall(r"^rule (\w+):", (layout.PROJECT_ROOT / "Snakefile").read_text(), re.M))
+    workflow_dir = layout.PROJECT_ROOT / "workflow"
+    text = "\n".join(p.read_text() for p in [workflow_dir / "Snakefile",
+                                              *sorted((workflow_dir / "rules").glob("*.smk"))])
+    rules = set(re.findall(r"^rule (\w+):", text, re.M))
     assert set(slices.EVALUATION_RULES) <= rules
     assert {"classifier", "step", "train", "publish_model"} <= set(slices.EVALUATION_RULES)
     assert not any(r.startswith("train_") for r in slices.EVALUATION_RULES)   # training's rules

@@ -118,9 +118,9 @@ def test_code_of_follows_the_imports():
 def _scratch(tmp_path, name="proj"):
     root = tmp_path / name
     root.mkdir(parents=True)
-    for f in ("Snakefile", "vae_core.py", "Makefile", "requirements.txt"):
+    for f in ("vae_core.py", "Makefile", "requirements.txt", "pyproject.toml"):
         shutil.copy(ROOT / f, root / f)
-    for d in ("vae_report", "notebooks", "params", "scripts", "profiles"):
+    for d in ("vae_report", "notebooks", "params", "scripts", "profiles", "workflow", "config"):
         shutil.copytree(ROOT / d, root / d, ignore=shutil.ignore_patterns("__pycache__"))
     return root
 
@@ -306,7 +306,16 @@ def test_train_per_run_is_one_training_job_per_run_holding_all_its_models():
     shell = _dry_run_shell(ROOT, "profile=quick", "runs=original-exp", "train_per=run")
     assert "--arch vanilla deep-512 deep-512-256-128 --together" in shell
     refused = _dry_run(ROOT, "profile=quick", "train_per=model")
-    assert refused.returncode != 0 and "train_per must be arch" in refused.stderr + refused.stdout
+    text = refused.stderr + refused.stdout
+    assert refused.returncode != 0 and "'model' is not one of ['arch', 'run']" in text, text
+
+
+def test_the_workflow_config_is_checked_against_its_schema_when_read():
+    """config/config.yaml and --config are validated (workflow/schemas/config.schema.yaml): a
+    misspelt key stops the workflow before any job, naming the key."""
+    out = _dry_run(ROOT, "profile=quick", "prfile=full")
+    text = out.stderr + out.stdout
+    assert out.returncode != 0 and "'prfile' was unexpected" in text, text
 
 
 def _dry_run_shell(cwd, *config):

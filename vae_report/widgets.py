@@ -198,6 +198,9 @@ def explorer_app(model: str, choices: list[str] | None = None, device: str = "au
         tabs.children = [p.box for p in panels.values()]
         for i, name in enumerate(panels):
             tabs.set_title(i, name)
+        # the browser shows the first tab when the children change while the kernel still holds
+        # the old index: setting it to None first makes the second assignment a change it sends
+        tabs.selected_index = None
         tabs.selected_index = shown if shown is not None else 0
         panel.state.update(model=m, panels=panels)
         status.value = "<br>".join([f"<b>{m.name}</b> ({m.source.name})", *m.notes])

@@ -1,0 +1,50 @@
+# MNIST, the digit classifier and the step notebooks 02–05 of every cell.
+
+rule mnist:
+    output: MNIST
+    shell: "{PYTHON:q} -m vae_report.data --root data"
+
+
+rule classifier:
+    input:
+        nb="notebooks/00-classifier.ipynb",
+        code=wf.code_of("notebooks/00-classifier.ipynb"),
+        params=parameter_files(PROFILE),
+        mnist=MNIST,
+    output:
+        nb=CLASSIFIER,
+        weights=WEIGHTS,
+    priority: 5
+    params:
+        label=f"{PROFILE} classifier",
+        files=layers(),
+    threads: 1
+    resources:
+        gpu=GPU,
+        mem_mb=4000,
+        runtime=30,
+    shell:
+        "{PYTHON:q} scripts/run_notebook.py {input.nb:q} {output.nb:q} {params.files} "
+        "--label {params.label:q}"
+
+
+rule step:
+    input:
+        nb="notebooks/{step}.ipynb",
+        code=lambda w: wf.code_of(f"notebooks/{w.step}.ipynb"),
+        params=lambda w: parameter_files(PROFILE, w.run),
+        checkpoint=CHECKPOINT,          # what a step reads (not 01-train's notebook: its curves)
+        classifier=lambda w: [CLASSIFIER] if w.step in JUDGED else [],
+    output:
+        nb=CELL,
+    params:
+        label=lambda w: f"{PROFILE}/{w.run}/seed-{w.seed}/{w.arch} {w.step}",
+        files=lambda w: layers(w.run),
+    threads: 1
+    resources:
+        gpu=GPU,
+        mem_mb=4000,
+        runtime=20,
+    shell:
+        "{PYTHON:q} scripts/run_notebook.py {input.nb:q} {output.nb:q} {params.files} "
+        "-p seed {wildcards.seed} -p arch {wildcards.arch} --label {params.label:q}"
