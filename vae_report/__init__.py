@@ -7,7 +7,9 @@ and touches no global RNG.
 ``errors``          the exceptions a user can meet, each naming the problem and the fix
 ``params``          the study's parameters: the schema, the first-cell check, the YAML layers
 ``layout``          where every output and checkpoint lives (the one definition of the layout)
-``workflow``        what the Snakefile reads: the selection's checks, seeds, each notebook's code
+``workflow``        what the Snakefile reads: the selection's checks, seeds, each notebook's code;
+                    damaged checkpoints set aside (for the front door, never at the parse)
+``plan``            what `make report` will run and how long, said before it starts
 ``kernels``         the notebooks' Jupyter kernels, on IPC sockets that cannot collide
 ``data``            MNIST: idx checks, offline sources, the tensor cache, the train/val split
 ``devices``         device choice, threads, subnormal flushing
@@ -20,7 +22,8 @@ and touches no global RNG.
 ``evaluation``      test ELBO, active units, reconstructions, decoder samples
 ``iwae``            the importance-weighted bound and its curve against K
 ``discrete``        the likelihood of 8-bit pixels (bins of the decoder Gaussian), in nats ≤ 0
-``chain``           the x → z → x Markov chain (the seed's 'limiting distribution')
+``chain``           the x → z → x Markov chain (the seed's 'limiting distribution'), and the
+                    chain as the seed ran it (torch.distributions, its two workarounds)
 ``classifier``      the digit classifier that judges samples and chains
 ``quality``         Fréchet distance, nearest-image distance, chain mixing
 ``figures``         image grids, uint8 arrays, the chain GIFs and filmstrips
@@ -29,9 +32,12 @@ and touches no global RNG.
 ``provenance``      git commit, package versions, machine: saved beside every artifact
 ``seed_reference``  the seed report's own numbers (Tables 1–4), in one place
 ``report``          gathering the cells' artifacts into the report's tables
-``verdicts``        the seed's claims and the rules that judge them
+``stats``           the one verdict rule: margins' tests, Welch, Holm, the combined verdict
+``verdicts``        the seed's claims, their margins, the sentences not judged
+``findings``        the report's words: the summary, the figure notes, the discussion
 ``explore``         loading a trained model by name, and the views that look inside it
 ``widgets``         sliders and buttons on those views, for JupyterLab (imports ipywidgets)
+``lab``             `make lab`'s contents manager: the project's notebooks saved without outputs
 ``slices``          a study built over several sittings: cells packed into committed archives
 ==================  ===========================================================================
 """
