@@ -98,7 +98,11 @@ def test_the_model_picker_loads_another_model(here):
                                                                      "chain"]
     assert "deep-128" in app.label.value
     app.controls["tabs"].selected_index = 2                        # on the chain tab
+    holders = app.controls["tabs"].children
     app.controls["model"].value = "t/retrained/seed-0/vanilla"
-    assert app.controls["tabs"].selected_index == 2                # it stays there
+    # the tabs stay the same widgets (a browser shows the first tab when they are replaced):
+    # only what they hold changes
+    assert app.controls["tabs"].children == holders and app.controls["tabs"].selected_index == 2
+    assert holders[2].children == (app.state["panels"]["chain"].box,)
     assert app.state["model"].name == "t/retrained/seed-0/vanilla"
     assert "float16" in app.label.value and "vanilla.pt" in app.label.value

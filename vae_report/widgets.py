@@ -182,7 +182,7 @@ PANELS: dict[str, Callable[[Explorer], Panel]] = {
 
 def explorer_app(model: str, choices: list[str] | None = None, device: str = "auto") -> Panel:
     """A model picker (every trained model, :func:`explore.available`) above tabs holding the
-    three panels; picking another model loads it and rebuilds the tabs."""
+    three panels; picking another model loads it and refills the tabs (the one shown stays)."""
     choices = choices or explore.available() or [model]
     picker = w.Dropdown(options=choices, value=model if model in choices else choices[0],
                         description="model")
@@ -191,17 +191,19 @@ def explorer_app(model: str, choices: list[str] | None = None, device: str = "au
     panel = Panel(w.VBox([picker, status, tabs]), w.Image(format="png"), status,
                   {"model": picker, "tabs": tabs})
 
+    # one holder per tab, made once: a new model fills the holders, the tabs themselves never
+    # change — replacing a Tab's children makes the browser jump back to the first tab, whatever
+    # the kernel then says its selected index is
+    holders = [w.VBox() for _ in PANELS]
+    tabs.children = holders
+    for i, name in enumerate(PANELS):
+        tabs.set_title(i, name)
+
     def build(_: Any = None) -> None:
         m = explore.load(picker.value, device=device)
-        shown = tabs.selected_index            # another model keeps the tab the user is on
         panels = {name: make(m) for name, make in PANELS.items()}
-        tabs.children = [p.box for p in panels.values()]
-        for i, name in enumerate(panels):
-            tabs.set_title(i, name)
-        # the browser shows the first tab when the children change while the kernel still holds
-        # the old index: setting it to None first makes the second assignment a change it sends
-        tabs.selected_index = None
-        tabs.selected_index = shown if shown is not None else 0
+        for holder, p in zip(holders, panels.values()):
+            holder.children = [p.box]
         panel.state.update(model=m, panels=panels)
         status.value = "<br>".join([f"<b>{m.name}</b> ({m.source.name})", *m.notes])
 
