@@ -133,7 +133,7 @@ def test_a_run_or_architecture_left_out_is_not_measured_and_leaves_the_family():
     assert judged["deep512_highest_elbo"].test is None
     no_variant = t[t.index.get_level_values("run").isin(["original", "retrained"])]
     judged = {j.claim.key: j for j in v.judge(no_variant)}
-    assert "not measured: run A′" in judged["batch16_breaks_chain"].evidence
+    assert "not measured: this study lacks run A′" in judged["batch16_breaks_chain"].evidence
     table_ = v.evaluate_claims(no_variant)
     assert list(table_.columns) == v.COLUMNS and len(table_) == len(v.CLAIMS)
     assert table_.loc[table_.claim == claim("batch16_breaks_chain").claim, v.COLUMNS[2]].iloc[0] == "—"

@@ -180,7 +180,7 @@ def claim_notes(judged: Sequence[Judged], keys: Sequence[str]) -> str:
         if j is None:
             continue
         if not j.measured:
-            lines.append(f"- The seed: “{j.claim.quote}”. Here: not measured ({j.evidence}).")
+            lines.append(f"- The seed: “{j.claim.quote}”. Here: {j.evidence}.")
             continue
         lines.append(f"- The seed: “{j.claim.quote}”. Here: **{verdict_text(j)}** — "
                      f"{j.evidence}.")
@@ -205,13 +205,19 @@ def chain_fates(cells: Mapping[tuple[str, int, str], Mapping[str, Any]]) -> Any:
     log-variance. Rows (run, arch, seed); columns per chain kind."""
     import pandas as pd
 
+    from .chain import CHAIN_KINDS
+
     rows = {}
-    for (run, seed, arch), c in sorted(cells.items()):
+    order = {r: i for i, r in enumerate(RUNS)}
+    archs = list(vae_core.ARCHS)
+    for (run, seed, arch), c in sorted(cells.items(), key=lambda kv: (order[kv[0][0]],
+                                                                      archs.index(kv[0][2]), kv[0][1])):
         fates = c["05-chain"].get("seed_chains")
         if not fates or not RUNS[run].variant_of:
             continue
         row = {}
-        for kind, f in fates.items():
+        for kind in CHAIN_KINDS:
+            f = fates[kind]
             row[kind] = (f"failed at step {f['failed_step']} ({f['failure']})" if f["broke"]
                          else f"ran {f['steps']} steps, {100 * (f['final_share_ge_1'] or 0):.1f} % ≥ 1")
         plain = fates["plain"]

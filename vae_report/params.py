@@ -30,17 +30,17 @@ class Run:
 
     title: str                  # a heading: "run A (original: batch 16, default init)"
     short: str                  # a table label: "run A"
-    variant_of: str | None = None   # the main run whose settings it repeats, σ = exp(log σ)
+    variant_of: str | None = None   # the main run whose settings it repeats, seed-faithful
 
 
 #: The training runs, in report order, one ``params/runs/<name>.yaml`` each: the seed's two runs
-#: and the seed-faithful variant of each (the seed's own decoder σ = exp(log σ), no floor), which
-#: tests the mechanism the seed blamed for its broken chain. The one home of their names.
+#: and the seed-faithful variant of each (the model as the seed built it: a log-variance head and
+#: σ = exp(log σ), no floors), which tests the seed's broken chain. The one home of their names.
 RUNS: dict[str, Run] = {
     "original": Run("run A (original: batch 16, default init)", "run A"),
     "retrained": Run("run B (retrained: batch 64, Kaiming init)", "run B"),
-    "original-exp": Run("run A′ (run A with the seed's σ = exp(log σ))", "run A′", "original"),
-    "retrained-exp": Run("run B′ (run B with the seed's σ = exp(log σ))", "run B′", "retrained"),
+    "original-exp": Run("run A′ (run A, the model as the seed built it)", "run A′", "original"),
+    "retrained-exp": Run("run B′ (run B, the model as the seed built it)", "run B′", "retrained"),
 }
 #: The seed's two runs (the report's tables); the others are their variants.
 MAIN_RUNS: tuple[str, ...] = tuple(r for r, run in RUNS.items() if run.variant_of is None)

@@ -809,7 +809,7 @@ def judge(table: Any, claims: list[SeedClaim] | None = None, alpha: float = stat
         try:
             margins, evidence = c.margin(table)
         except NotInSelection as missing:
-            judged.append(Judged(c, f"not measured: {missing} is not in this study"))
+            judged.append(Judged(c, f"not measured: this study lacks {missing}"))
             continue
         tests = _tests(c, margins, delta_of(c, reference_fd))
         judged.append(Judged(c, evidence, [Part(label, t) for label, t in tests]))
