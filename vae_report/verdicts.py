@@ -588,14 +588,14 @@ CLAIMS: list[SeedClaim] = [
               sized=True),
     SeedClaim("std_collapses",
               "it collapsed to zero or infinity", _CHAIN,
-              "Batch 16, seed's parameterisation: a std reaches 0 or ∞",
+              "At batch 16, a standard deviation of the seed's model reaches 0 or ∞",
               "the most extreme |log std| (the encoder's along the seed's chain, the decoder's σ) − "
               "87.3 (where float32's exp leaves its range)", "log std", 1.0, _std_collapses,
               digits=2),
     SeedClaim("batch16_breaks_chain",
               "The result of the 100 steps resulted in images filled with all ones or close to "
               "all ones.", _CHAIN,
-              "Seed's parameterisation: batch 16 breaks the chain, batch 64 + Kaiming does not",
+              "The seed's model breaks its chain at batch 16, not at batch 64 + Kaiming",
               "per seed the smaller of (A′'s worst break − ½) and (½ − B′'s worst break); a break "
               "is 1 when sampling failed, else the share of final pixels ≥ 1",
               "share", 0.1, _batch16_breaks_chain, digits=2,
