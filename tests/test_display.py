@@ -54,8 +54,11 @@ def test_the_claims_table_colours_verdicts_and_escapes_latex(monkeypatch):
                           columns=["claim (seed)", "this run", "margin (mean ± sd)", "verdict"])
     display.show_claims(claims, "caption")
     html, latex = shown[-1]["text/html"], shown[-1]["text/latex"]
-    assert re.search(r'<td class="verdict" data-label="verdict" style="background:#f6d3d3;white-space:nowrap">not '
+    assert re.search(r'<td class="verdict" data-label="verdict" style="background:#f6d3d3">not '
                      r'reproduced</td>', html)
+    # a verdict with its runs' verdicts after it takes the colour of the verdict it starts with
+    assert display._verdict_colour("not reproduced (run A not reproduced, run B unclear)") == "#f6d3d3"
+    assert display._verdict_colour("unclear") == "#ececec" and display._verdict_colour("not measured") == "#fff"
     assert "50\\% of a\\_b" in latex and "x \\& y" in latex and "\\begin{longtable}" in latex
     assert display._latex_escape("{\\}") == "\\{\\textbackslash{}\\}"      # nbconvert's filter
 

@@ -23,10 +23,16 @@ ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
+def _env(root):
+    """The environment for a workflow run in ``root``: its own copy of the package first (the
+    venv's editable install points at the real checkout, whose params/ a scratch copy changes)."""
+    return {**os.environ, "PYTHONPATH": str(root)}
+
+
 def _dry_run(cwd, *config, target=None):
     args = [SNAKEMAKE, *([target] if target else []), "--dry-run", "--cores", "2", "--quiet", "host",
             "--config", *config]          # rules not quiet: the jobs and their wildcards are listed
-    out = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
+    out = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=_env(cwd))
     return out
 
 
@@ -197,14 +203,16 @@ def test_a_second_run_in_the_same_checkout_is_refused_at_once(tmp_path):
     _touch_all([root / "data" / "MNIST" / "tensors.pt"], when=1e9)          # made long ago
     args = [SNAKEMAKE, "--cores", "1", "--config", "profile=quick", "runs=original",
             "archs=vanilla", "--", "reports/quick/classifier/00-classifier.ipynb"]
-    first = subprocess.Popen(args, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    first = subprocess.Popen(args, cwd=root, env=_env(root), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT,
                              text=True)
     try:
         deadline = time.time() + 300
         while not (root / "started").exists() and time.time() < deadline:
             time.sleep(0.2)
         assert (root / "started").exists(), "the first run never started its job"
-        second = subprocess.run(args, cwd=root, capture_output=True, text=True, timeout=120)
+        second = subprocess.run(args, cwd=root, capture_output=True, text=True, timeout=120,
+                                env=_env(root))
         assert second.returncode != 0
         assert "Directory cannot be locked" in second.stdout + second.stderr
     finally:
@@ -216,7 +224,7 @@ def test_a_second_run_in_the_same_checkout_is_refused_at_once(tmp_path):
 
 def test_no_mnist_gives_one_clear_error_before_any_cell(tmp_path):
     root = _scratch(tmp_path)
-    env = {**os.environ, "MNIST_SOURCE": str(tmp_path / "no-such-folder")}
+    env = {**_env(root), "MNIST_SOURCE": str(tmp_path / "no-such-folder")}
     out = subprocess.run([SNAKEMAKE, "cells", "--cores", "2", "--config", "profile=quick",
                           "runs=original", "archs=vanilla"], cwd=root, env=env, capture_output=True,
                          text=True, timeout=300)
@@ -321,7 +329,8 @@ def test_the_workflow_config_is_checked_against_its_schema_when_read():
 def _dry_run_shell(cwd, *config):
     """The shell commands a dry run would run."""
     out = subprocess.run([SNAKEMAKE, "--dry-run", "--printshellcmds", "--cores", "2", "--quiet",
-                          "progress", "--config", *config], cwd=cwd, capture_output=True, text=True)
+                          "progress", "--config", *config], cwd=cwd, capture_output=True, text=True,
+                         env=_env(cwd))
     return out.stdout
 
 

@@ -72,7 +72,7 @@ def learning_curves(study: Study, run: str, fig_no: int) -> FigurePart:
     if epochs == 1:           # one point per curve: draw the points, a line needs two
         for line in ax.get_lines():
             line.set_marker("o")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return FigurePart(fig, f"fig{fig_no:02d}-learning-curves-{run}.png",
                       f"**Figure {fig_no}.** Learning curves of {RUNS[run].title}, each of its "
