@@ -274,12 +274,27 @@ def show_figure(fig: Any, path: str | os.PathLike, caption: str, dpi: int = 90,
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=2 * dpi, bbox_inches="tight")
     plt.close(fig)
+    _grey_if_grey(path)
     data = path.read_bytes()
     img = (f'<img alt="{html.escape(alt or _alt(caption))}" src="data:image/png;base64,{_b64(data)}" '
            f'style="width:{_png_width(data) // 2}px;max-width:100%;height:auto"/>')
     display({"text/html": img, "image/png": _b64(data), "text/latex": _pdf_figure(path, caption)},
             raw=True)
     _html_only_caption(caption)
+
+
+def _grey_if_grey(path: Path) -> None:
+    """Rewrite a PNG without colour (digit grids, filmstrips: every pixel R = G = B, opaque) as
+    8-bit greyscale: a quarter of matplotlib's RGBA bytes, the same picture. The HTML embeds
+    every figure, and the committed report counts against the tracked tree's 48 MiB."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(path) as image:
+        rgba = np.asarray(image.convert("RGBA"))
+    if (rgba[..., 3] == 255).all() and (rgba[..., 0] == rgba[..., 1]).all() \
+            and (rgba[..., 1] == rgba[..., 2]).all():
+        Image.fromarray(rgba[..., 0]).save(path, optimize=True)
 
 
 def _pdf_figure(path: Path, caption: str) -> str:

@@ -222,11 +222,13 @@ def filmstrips(study: Study, run: str) -> FigurePart:
 def seed_chain_strips(study: Study, fig_no: int) -> FigurePart | None:
     """The seed's chains (plain, normalised, clipped) of one seed-faithful model: the first
     batch-16 model and seed whose plain chain broke, else the deepest batch-16 model's first
-    seed; None when no variant cell recorded them."""
+    seed, among the cells whose filmstrips are here; None when none recorded them."""
     from .chain import CHAIN_KINDS
 
+    # the cells whose filmstrips are here (the committed study keeps the first seed's)
     cells = [(k, c) for k, c in sorted(study.cells.items())
-             if k[0] in study.variants and c["05-chain"].get("seed_chains")]
+             if k[0] in study.variants and c["05-chain"].get("seed_chains")
+             and all((c["folder"] / f"chain-{kind}.png").exists() for kind in CHAIN_KINDS)]
     if not cells:
         return None
     broke = [(k, c) for k, c in cells if c["05-chain"]["seed_chains"]["plain"]["broke"]]
