@@ -28,7 +28,7 @@ def test_every_table_fits_the_pdf_whole_and_has_a_caption(study, metrics):
              table.iwae_by_k(study), table.elbo_against_iwae(study, metrics),
              table.sample_quality(study), table.chain_end(study),
              table.chain_mixing(study, metrics), table.training_cost(study), table.parameters(study),
-             table.deviations(study),
+             table.deviations(study), table.variant(study),
              *(table.test_elbo(study, metrics, r, n) for r, n in zip(study.runs, (3, 4)))]
     for part in parts:
         assert isinstance(part, display.TablePart) and part.caption.startswith("**")

@@ -200,9 +200,9 @@ def chain_sentence(judged: Sequence[Judged]) -> str:
 
 
 def chain_fates(cells: Mapping[tuple[str, int, str], Mapping[str, Any]]) -> Any:
-    """Per variant model and seed, each of the seed's chains' fate: the step it failed at and how
-    (or "ran all N"), the share of final pixels ≥ 1, and the encoder's most extreme
-    log-variance. Rows (run, arch, seed); columns per chain kind."""
+    """Per variant model and seed, each of the seed's chains' fate: "failed at <step>: <how>", or
+    — when it ran all its steps — the share of its final pixels ≥ 1 ("12.5 %"); and the
+    encoder's most extreme log-variance. Rows (run, arch, seed); columns per chain kind."""
     import pandas as pd
 
     from .chain import CHAIN_KINDS
@@ -218,8 +218,8 @@ def chain_fates(cells: Mapping[tuple[str, int, str], Mapping[str, Any]]) -> Any:
         row = {}
         for kind in CHAIN_KINDS:
             f = fates[kind]
-            row[kind] = (f"failed at step {f['failed_step']} ({f['failure']})" if f["broke"]
-                         else f"ran {f['steps']} steps, {100 * (f['final_share_ge_1'] or 0):.1f} % ≥ 1")
+            row[kind] = (f"failed at {f['failed_step']}: {f['failure']}" if f["broke"]
+                         else f"{100 * (f['final_share_ge_1'] or 0):.1f} %")
         plain = fates["plain"]
         row["log-variance"] = f"{plain['logvar_min']:.1f} … {plain['logvar_max']:.1f}"
         rows[(RUNS[run].short, arch, seed)] = row

@@ -275,6 +275,7 @@ def variant(study: Study) -> TablePart | None:
     fates = findings.chain_fates({k: c for k, c in study.cells.items() if k[0] in study.variants})
     if fates is None:
         return None
+    steps = study.params[study.variants[0]]["chain_steps"]
     sigma = {(RUNS[r].short, a, s): study.cells[(r, s, a)]["02-elbo"]["decoder_std"]
              for (r, s, a) in study.cells if r in study.variants}
     fates["decoder σ"] = [sigma[k] for k in fates.index]
@@ -283,8 +284,9 @@ def variant(study: Study) -> TablePart | None:
     hi = fates["log-variance"].str.split(" … ").str[1].astype(float).max()
     return TablePart(fates, "**The seed's chains on the seed-faithful models** (log-variance "
                      "head, σ = exp(log σ), no floors), per model and seed: how each chain ended "
-                     "— the step at which sampling failed and how, or the share of final pixels "
-                     "≥ 1 (“all ones”) — the encoder's most extreme predicted log-variance along "
+                     "— “failed at” the step where sampling failed, and how, or, for a chain that "
+                     f"ran all {steps} steps, the share of its final pixels ≥ 1 (the seed's “all "
+                     "ones”) — the encoder's most extreme predicted log-variance along "
                      f"the plain chain (over all: {lo:.1f} … {hi:.1f}; float32's exp(½·logvar) "
                      f"leaves its range beyond ±{2 * verdicts.EXP_BREAKS_AT:.0f}), and the "
                      "decoder's σ. Data: `05-chain.json` of the variant runs.",
