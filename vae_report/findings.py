@@ -327,6 +327,14 @@ def discussion(judged: Sequence[Judged], table: Any, study: Any) -> str:
     paragraphs = ["**The ELBO's scale.** " + elbo_scale(table, terms),
                   "**Rankings depend on the likelihood.** " + likelihood_note(judged)]
     chain = [chain_sentence(judged)]
+    measured = table[table.index.get_level_values("run").isin([VARIANT_A, VARIANT_B])]
+    extreme = measured["seed_chain_log_std"].dropna()
+    if len(extreme):
+        chain.append(f"What it rules out: that the seed's parameterisation by itself sends a "
+                     f"standard deviation to 0 or ∞ in training like the seed's — over "
+                     f"{len(extreme)} models and every chain, the most extreme |log std| (the "
+                     f"encoder's, or the decoder's σ) was {extreme.max():.1f}, where float32's "
+                     f"exp breaks only beyond ≈ {EXP_BREAKS_AT:g}.")
     folder = Path(next(iter(study.cells.values()))["folder"]).parents[2]
     chain.append(decoder_only_variant(folder / "archive" / "decoder-only-variant.json"))
     chain.append("What the rebuilt chain cannot rule out: the seed's code is not available, so "
