@@ -50,7 +50,8 @@ def curve_range(study: Study) -> tuple[float, float]:
     lo = min(float(h.val_elbo.iloc[1:].min()) if len(h) > 1 else float(h.val_elbo.min())
              for h in histories)
     hi = max(float(h[["train_elbo", "val_elbo"]].max().max()) for h in histories)
-    return lo - 0.03 * (hi - lo), hi + 0.03 * (hi - lo)
+    pad = 0.03 * (hi - lo) if hi > lo else max(1.0, 0.05 * abs(hi))   # one flat point: a band
+    return lo - pad, hi + pad
 
 
 def learning_curves(study: Study, run: str, fig_no: int) -> FigurePart:
