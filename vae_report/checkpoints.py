@@ -22,7 +22,7 @@ import torch
 
 import vae_core
 
-from . import layout
+from . import files
 from .errors import DataError
 from .files import atomic_torch_save, torch_load_or_explain
 
@@ -140,8 +140,7 @@ def load_weights(path: str | os.PathLike,
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no model file at {path}")
-    fix = repair_advice(path)
-    saved = torch_load_or_explain(path, "model file", fix, "cpu")
+    saved = torch_load_or_explain(path, "model file", lambda: repair_advice(path), "cpu")
     missing = [k for k in PUBLISHED_KEYS if not isinstance(saved, dict) or k not in saved]
     if missing or not isinstance(saved.get("config"), dict) or "arch" not in saved["config"]:
         raise DataError(f"{path} is not a model of this project (it lacks "
@@ -151,22 +150,15 @@ def load_weights(path: str | os.PathLike,
         model = _built(saved["config"], saved["model"])
     except (ValueError, KeyError, RuntimeError) as exc:
         raise DataError(f"{path} does not hold the weights its config names ({exc}); "
-                        f"{fix}") from exc
+                        f"{repair_advice(path)}") from exc
     return model.to(device).eval(), saved
 
 
 def repair_advice(path: str | os.PathLike) -> str:
-    """How to repair a damaged model file: a published one (tracked by git, under
-    ``reports/<profile>/models/``) is restored from git, not deleted; a checkpoint is retrained."""
-    path = Path(path).resolve()
-    try:
-        rel = path.relative_to(layout.PROJECT_ROOT)
-    except ValueError:
-        return "replace it with an intact copy"
-    if len(rel.parts) > 2 and rel.parts[0] == "reports" and rel.parts[2] == "models":
-        return (f"it is part of the committed study: restore it with `git checkout -- {rel}` "
-                f"(do not delete it)")
-    return "delete it and rerun `make report` (or `make cells`) to retrain it"
+    """How to repair a damaged model file (:func:`files.repair_advice`): a published one is
+    restored from git; a checkpoint is retrained."""
+    return files.repair_advice(path, "delete it and rerun `make report` (or `make cells`) to "
+                                     "retrain it")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,10 +1,12 @@
-"""Writing files so that a kill mid-write never leaves a half file under the final name."""
+"""Writing files so that a kill mid-write never leaves a half file under the final name, and
+what to say when a file turns out damaged."""
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -96,11 +98,27 @@ def write_json(obj: Any, path: str | os.PathLike) -> None:
     atomic_write_bytes(path, (json_text(obj) + "\n").encode())
 
 
-def torch_load_or_explain(path: str | os.PathLike, what: str, fix: str,
+def repair_advice(path: str | os.PathLike, rebuild: str) -> str:
+    """How to repair a damaged file: a file git tracks (the committed study: its cells, its
+    published weights) is restored from git, not deleted — it cannot be rebuilt without the
+    training behind it; any other is rebuilt as ``rebuild`` says. Asks git, so call it on the
+    error path only."""
+    from . import layout
+
+    tracked = subprocess.run(["git", "ls-files", "--error-unmatch", str(path)],
+                             cwd=layout.PROJECT_ROOT, capture_output=True).returncode == 0
+    if tracked:
+        return (f"it is part of the committed study: restore it with `git checkout -- "
+                f"{layout.relative(Path(path))}` (do not delete it)")
+    return rebuild
+
+
+def torch_load_or_explain(path: str | os.PathLike, what: str, fix: str | Callable[[], str],
                           device: str | torch.device = "cpu") -> Any:
     """``torch.load(path, weights_only=True)``, or a :class:`~vae_report.errors.DataError` naming
-    the file, ``what`` it is and the ``fix`` when the file is damaged (torch raises several types
-    for a damaged zip: ``RuntimeError``, ``OSError``, ``EOFError``, pickle errors)."""
+    the file, ``what`` it is and the ``fix`` (a text, or a function giving it, called only then)
+    when the file is damaged (torch raises several types for a damaged zip: ``RuntimeError``,
+    ``OSError``, ``EOFError``, pickle errors)."""
     from .errors import DataError
 
     try:
@@ -108,4 +126,5 @@ def torch_load_or_explain(path: str | os.PathLike, what: str, fix: str,
     except Exception as exc:
         text = str(exc).strip()
         first_line = text.splitlines()[0] if text else type(exc).__name__
-        raise DataError(f"{what} {path} is unreadable ({first_line}); {fix}") from exc
+        advice = fix() if callable(fix) else fix
+        raise DataError(f"{what} {path} is unreadable ({first_line}); {advice}") from exc

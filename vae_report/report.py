@@ -11,7 +11,7 @@ from typing import Any
 
 import vae_core
 
-from . import layout
+from . import files, layout
 from .errors import DataError
 from .params import MAIN_RUNS, RUNS, study_parameters
 
@@ -123,16 +123,10 @@ def _run_parameters(profile: str, run: str, arch: str, reports_dir: str) -> tupl
 
 
 def _repair(path: Path, profile: str) -> str:
-    """How to get a damaged cell file back: from git where it is tracked (the committed study),
-    else by rendering the cell again."""
-    import subprocess
-
-    tracked = subprocess.run(["git", "ls-files", "--error-unmatch", str(path)], cwd=layout.PROJECT_ROOT,
-                             capture_output=True).returncode == 0
-    if tracked:
-        return (f"it is part of the committed study: restore it with `git checkout -- "
-                f"{layout.relative(path)}`")
-    return f"delete it and run `make cells PROFILE={profile}` to write it again"
+    """How to get a damaged cell file back: from git where the committed study tracks it, else
+    by running the cell again."""
+    return files.repair_advice(path, f"delete it and run `make cells PROFILE={profile}` to "
+                                     f"write it again")
 
 
 def _read(path: Path, parse: Any, profile: str, binary: bool = False) -> Any:
