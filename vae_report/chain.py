@@ -153,7 +153,9 @@ def seed_chain(model: VAE, x0: Tensor, kind: str, steps: int = 100, seed: int = 
     frames, x = [x0], x0
     lo, hi = math.inf, -math.inf
     failed, failure, message = None, None, None
-    sigma = model.decoder_std
+    sigma = model.decoder_std                                 # one scalar: fixed along the chain
+    if kind == "clipped":
+        sigma = torch.exp(0.5 * (2 * torch.log(sigma)).clamp(*LOGVAR_CLIP))
     for step in range(1, steps + 1):
         mean_z, logvar, std_z = encoder_logvar(model, x)
         if bool(torch.isfinite(logvar).any()):
@@ -161,7 +163,6 @@ def seed_chain(model: VAE, x0: Tensor, kind: str, steps: int = 100, seed: int = 
             lo, hi = min(lo, float(finite.min())), max(hi, float(finite.max()))
         if kind == "clipped":
             std_z = torch.exp(0.5 * logvar.clamp(*LOGVAR_CLIP))
-            sigma = torch.exp(0.5 * (2 * torch.log(model.decoder_std)).clamp(*LOGVAR_CLIP))
         try:
             z = Normal(mean_z, std_z, validate_args=True).sample()
             mean_x = model.decode(z)

@@ -199,33 +199,6 @@ def chain_sentence(judged: Sequence[Judged]) -> str:
             f"*{std.verdict if std is not None else UNCLEAR}*.")
 
 
-def chain_fates(cells: Mapping[tuple[str, int, str], Mapping[str, Any]]) -> Any:
-    """Per variant model and seed, each of the seed's chains' fate: "failed at <step>: <how>", or
-    — when it ran all its steps — the share of its final pixels ≥ 1 ("12.5 %"); and the
-    encoder's most extreme log-variance. Rows (run, arch, seed); columns per chain kind."""
-    import pandas as pd
-
-    from .chain import CHAIN_KINDS
-
-    rows = {}
-    order = {r: i for i, r in enumerate(RUNS)}
-    archs = list(vae_core.ARCHS)
-    for (run, seed, arch), c in sorted(cells.items(), key=lambda kv: (order[kv[0][0]],
-                                                                      archs.index(kv[0][2]), kv[0][1])):
-        fates = c["05-chain"].get("seed_chains")
-        if not fates or not RUNS[run].variant_of:
-            continue
-        row = {}
-        for kind in CHAIN_KINDS:
-            f = fates[kind]
-            row[kind] = (f"failed at {f['failed_step']}: {f['failure']}" if f["broke"]
-                         else f"{100 * (f['final_share_ge_1'] or 0):.1f} %")
-        plain = fates["plain"]
-        row["log-variance"] = f"{plain['logvar_min']:.1f} … {plain['logvar_max']:.1f}"
-        rows[(RUNS[run].short, arch, seed)] = row
-    return pd.DataFrame(rows).T if rows else None
-
-
 def decoder_only_variant(path: Path) -> str:
     """The one sentence the discussion keeps of the decoder-only variant this study ran before
     (``reports/<profile>/archive/decoder-only-variant.json``); "" when it is not there."""

@@ -268,28 +268,49 @@ def chain_mixing(study: Study, metrics: Any) -> TablePart:
                      "training image at the last step (first seed).", "{:.2f}")
 
 
+def _fate(f: dict[str, Any]) -> str:
+    """One of the seed's chains, as the table says it: "failed at <step>: <how>", or — when it
+    ran all its steps — the share of its final pixels ≥ 1 ("12.5 %")."""
+    if f["broke"]:
+        return f"failed at {f['failed_step']}: {f['failure']}"
+    return f"{100 * (f['final_share_ge_1'] or 0):.1f} %"
+
+
 def variant(study: Study) -> TablePart | None:
-    """The seed-faithful runs, per model and seed: each of the seed's chains' fate and the
-    encoder's extreme log-variances, beside the decoder's σ; None without variant runs or when
-    their cells predate the seed's chains."""
-    fates = findings.chain_fates({k: c for k, c in study.cells.items() if k[0] in study.variants})
-    if fates is None:
+    """The seed-faithful runs, per model and seed (rows in run, architecture, seed order): each
+    of the seed's chains' fate (:func:`_fate`), the encoder's extreme log-variances along the
+    plain chain, and the decoder's σ; None without variant runs or when their cells predate the
+    seed's chains."""
+    from .chain import CHAIN_KINDS
+
+    rows, lows, highs = {}, [], []
+    for r in study.variants:
+        for a in study.archs_of(r):
+            for s in study.seeds[r]:
+                cell = study.cells[(r, s, a)]
+                fates = cell["05-chain"].get("seed_chains")
+                if not fates:
+                    continue
+                plain = fates["plain"]
+                lows.append(plain["logvar_min"])
+                highs.append(plain["logvar_max"])
+                rows[(RUNS[r].short, a, s)] = {
+                    **{kind: _fate(fates[kind]) for kind in CHAIN_KINDS},
+                    "log-variance": f"{plain['logvar_min']:.1f} … {plain['logvar_max']:.1f}",
+                    "decoder σ": cell["02-elbo"]["decoder_std"]}
+    if not rows:
         return None
+    table = pd.DataFrame(rows).T
+    table.index.names = ["run", "model", "seed"]
     steps = study.params[study.variants[0]]["chain_steps"]
-    sigma = {(RUNS[r].short, a, s): study.cells[(r, s, a)]["02-elbo"]["decoder_std"]
-             for (r, s, a) in study.cells if r in study.variants}
-    fates["decoder σ"] = [sigma[k] for k in fates.index]
-    fates.index.names = ["run", "model", "seed"]
-    lo = fates["log-variance"].str.split(" … ").str[0].astype(float).min()
-    hi = fates["log-variance"].str.split(" … ").str[1].astype(float).max()
-    return TablePart(fates, "**The seed's chains on the seed-faithful models** (log-variance "
+    return TablePart(table, "**The seed's chains on the seed-faithful models** (log-variance "
                      "head, σ = exp(log σ), no floors), per model and seed: how each chain ended "
                      "— “failed at” the step where sampling failed, and how, or, for a chain that "
                      f"ran all {steps} steps, the share of its final pixels ≥ 1 (the seed's “all "
                      "ones”) — the encoder's most extreme predicted log-variance along "
-                     f"the plain chain (over all: {lo:.1f} … {hi:.1f}; float32's exp(½·logvar) "
-                     f"leaves its range beyond ±{2 * verdicts.EXP_BREAKS_AT:.0f}), and the "
-                     "decoder's σ. Data: `05-chain.json` of the variant runs.",
+                     f"the plain chain (over all: {min(lows):.1f} … {max(highs):.1f}; float32's "
+                     f"exp(½·logvar) leaves its range beyond ±{2 * verdicts.EXP_BREAKS_AT:.0f}), "
+                     "and the decoder's σ. Data: `05-chain.json` of the variant runs.",
                      {"decoder σ": "{:.3f}"})
 
 

@@ -446,18 +446,23 @@ def _deepest_promising(table: Any) -> tuple[Any, str]:
 SHOWN_CHAINS = ["vanilla", "deep-256", DEEPEST]
 
 
-def _vanilla_chain_unclear(table: Any) -> tuple[Any, str]:
-    c = _need(by_seed(table, RUN_B, "chain_confidence"), *SHOWN_CHAINS).loc[SHOWN_CHAINS]
-    rest = c.drop(index="vanilla").min()
-    return rest - c.loc["vanilla"], (f"mean frame confidence: vanilla {_per_seed(c.loc['vanilla'], 2)}, "
-                                     f"the less clear of deep-256 and the deepest {_per_seed(rest, 2)}")
+def _vanilla_below_shown(column: str, what: str, rest: str,
+                         digits: int) -> Callable[[Any], tuple[Any, str]]:
+    """Run B: how far vanilla's ``column`` lies below the lower of the two other models whose
+    chains the seed showed (:data:`SHOWN_CHAINS`)."""
+    def margin(table: Any) -> tuple[Any, str]:
+        c = _need(by_seed(table, RUN_B, column), *SHOWN_CHAINS).loc[SHOWN_CHAINS]
+        others_ = c.drop(index="vanilla").min()
+        return others_ - c.loc["vanilla"], (f"{what}: vanilla {_per_seed(c.loc['vanilla'], digits)}, "
+                                            f"{rest} of deep-256 and the deepest "
+                                            f"{_per_seed(others_, digits)}")
+    return margin
 
 
-def _vanilla_chain_still(table: Any) -> tuple[Any, str]:
-    c = _need(by_seed(table, RUN_B, "class_switches"), *SHOWN_CHAINS).loc[SHOWN_CHAINS]
-    rest = c.drop(index="vanilla").min()
-    return rest - c.loc["vanilla"], (f"class changes per chain: vanilla {_per_seed(c.loc['vanilla'])}, "
-                                     f"the stiller of deep-256 and the deepest {_per_seed(rest)}")
+_vanilla_chain_unclear = _vanilla_below_shown("chain_confidence", "mean frame confidence",
+                                              "the less clear", 2)
+_vanilla_chain_still = _vanilla_below_shown("class_switches", "class changes per chain",
+                                            "the stiller", 1)
 
 
 def _deepest_chain_clearest(table: Any) -> tuple[Any, str]:

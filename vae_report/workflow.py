@@ -86,17 +86,15 @@ def set_aside_damaged(profile: str, runs: Iterable[str], archs: Iterable[str],
     calls this before the workflow, never at the Snakefile's parse (a dry run moves nothing)."""
     from .files import torch_file_problem
 
-    runs = list(runs)
     found: list[tuple[Path, list[Path]]] = []
+    judged: list[Path] = []                     # the notebooks that asked the classifier
     for run in runs:
         for seed in run_seeds(run, profile):
             for arch in [a for a in run_archs(run, profile) if a in archs]:
                 cell = layout.cell_dir(profile, run, seed, arch)
                 found.append((layout.checkpoint_path(profile, run, seed, arch),
                               [cell / f"{step}.ipynb" for step in layout.CELL_STEPS]))
-    judged = [layout.cell_dir(profile, r, s, a) / f"{step}.ipynb" for r in runs
-              for s in run_seeds(r, profile) for a in run_archs(r, profile) if a in archs
-              for step in ("04-samples", "05-chain")]
+                judged += [cell / f"{step}.ipynb" for step in ("04-samples", "05-chain")]
     found.append((layout.classifier_path(profile), [layout.classifier_notebook(profile), *judged]))
     messages = []
     for path, after in found:
