@@ -1,7 +1,7 @@
 """Training throughput of the study's loop vs a tutorial-style loop, and the projected study time.
 
 Prints, in one run on this machine, for every architecture at batch 16 and 64:
-  * ours, 1 process: the study's loop (vae_report.training with the fast backend: in-memory
+  * ours, 1 process: the study's loop (vae_report.train.loop with the fast backend: in-memory
     tensors, hand-written backward, fused Adam, no host syncs, subnormals flushed; --backend
     autograd times the reference step instead) in one process with one thread;
   * ours, 2 processes: the layout `make -j2` uses — two such processes side by side (total);
@@ -10,7 +10,7 @@ Prints, in one run on this machine, for every architecture at batch 16 and 64:
   * the ratio of the study layout to the tutorial loop, and the fraction of the machine's
     single-thread fp32 matmul peak (measured alongside, in the same rounds) one process reaches;
   * stacked: the study's layout since issue 12 — the 3 seeds of a run trained side by side as one
-    stacked model (vae_report.seed_stack), in one process and in two side by side, in images/s
+    stacked model (vae_report.train.seed_stack), in one process and in two side by side, in images/s
     per model (3 x the images of an epoch / its seconds), with its % of peak and its ratio to the
     tutorial loop;
 then the seven-architecture epoch set per batch size and the projected wall time of the whole
@@ -30,19 +30,19 @@ import argparse
 import math
 import multiprocessing as mp
 import os
-import sys
 import time
-from pathlib import Path
 from typing import Any, Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
+import torch
 
-import vae_core as vc  # noqa: E402
-from vae_report import devices, engine, evaluation, layout, seed_stack, training  # noqa: E402
-from vae_report.data import load_mnist  # noqa: E402
-from vae_report.params import RUNS, study_parameters  # noqa: E402
+import vae_core as vc
+from vae_report import devices, layout
+from vae_report.train import engine, seed_stack, loop
+from vae_report.metrics import evaluation
+from vae_report.data import load_mnist
+from vae_report.params import RUNS, study_parameters
+from vae_report.workflow import selection
 
 EPOCH_IMAGES = 48_000
 ROOT = str(layout.PROJECT_ROOT / "data")
@@ -79,13 +79,13 @@ REPEATS = 3   # timing rounds per (architecture, batch); the fastest of each loo
 
 def ours_epoch_timer(arch: str, batch: int, x: torch.Tensor,
                      backend: str = "fast") -> Callable[[], float]:
-    """The study's loop (``training.train_epoch`` with ``backend``) over ``x``, warmed up; returns
+    """The study's loop (``loop.train_epoch`` with ``backend``) over ``x``, warmed up; returns
     a function that trains one more epoch and returns its seconds."""
     torch.manual_seed(0)
     model = vc.build_model(arch)
-    opt = training.make_optimizer(model, 3e-4, torch.device("cpu"))
+    opt = loop.make_optimizer(model, 3e-4, torch.device("cpu"))
     pg, ng = torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)
-    return _warmed_up_epoch(lambda data: training.train_epoch(
+    return _warmed_up_epoch(lambda data: loop.train_epoch(
         model, opt, data, batch, pg, ng, backend=backend, check_every=10_000), x, batch)
 
 
@@ -108,7 +108,7 @@ STACK = 3   # seeds per stacked model (the study's runs train three)
 def stacked_epoch_timer(arch: str, batch: int, x: torch.Tensor) -> Callable[[], float]:
     """``STACK`` seeds of ``arch`` trained side by side (``engine.run_epoch`` over a SeedStack) over
     ``x``, warmed up; returns a function that trains one more epoch of all of them, in seconds."""
-    from gpu_check import fresh_models   # a sibling script: on sys.path when bench.py runs
+    from vae_report.train.timing import fresh_models
 
     stack = seed_stack.SeedStack(*fresh_models(arch, range(STACK), torch.device("cpu")))
     pgs = [torch.Generator().manual_seed(s) for s in range(STACK)]
@@ -210,7 +210,7 @@ def bench_device(device: torch.device, archs: list[str], batches: list[int]) -> 
     """On a GPU the CPU table's comparisons (two processes, the tutorial loop on all cores) do
     not apply: time the designs as scripts/gpu_check.py does and project the study's training
     with the seeds of params/runs/."""
-    from gpu_check import environment, timing
+    from vae_report.train.timing import environment, timing
 
     seeds = {len(study_parameters("full", r)["seeds"]) for r in RUNS}
     print(f"device: {environment(device)}")
@@ -253,8 +253,8 @@ def main() -> None:
           "processes sharing the machine)")
     study_s = {b: 0.0 for b in args.batches}
     stacked_s = {b: 0.0 for b in args.batches}
-    auto_s = {b: 0.0 for b in args.batches}      # stack_seeds: auto, the study's default
     tut_s = {b: 0.0 for b in args.batches}
+    per_model: dict[tuple[str, int], dict[str, float]] = {}   # (arch, batch) → s/epoch per design
     ctx = mp.get_context("spawn")
     with ctx.Pool(2, initializer=_init_worker, initargs=(len(x), BACKEND)) as pool:
         for arch in args.archs:
@@ -269,8 +269,10 @@ def main() -> None:
                 tut_epoch = EPOCH_IMAGES / tut + val_s
                 study_s[b] += epoch
                 stacked_s[b] += s_epoch
-                auto_s[b] += s_epoch if seed_stack.stacking_pays(vc.build_model(arch), "cpu")[0] else epoch
                 tut_s[b] += tut_epoch
+                auto = s_epoch if seed_stack.stacking_pays(vc.build_model(arch), "cpu")[0] else epoch
+                per_model[(arch, b)] = {"one": epoch, "stacked": s_epoch, "auto": auto,
+                                        "tutorial": tut_epoch}
                 flops = train_flops_per_image(arch) / 1e9 / m["peak"]
                 print(f"{arch:<17}{b:>6}{one:>12.0f}{m['peak']:>6.0f}{100 * one * flops:>6.0f}%"
                       f"{pair:>13.0f}{tut:>9.0f}{pair / tut:>6.1f}x{epoch:>8.1f}{tut_epoch:>10.1f}"
@@ -282,21 +284,23 @@ def main() -> None:
               f"{study_s[b]:.0f} s, stacked {stacked_s[b]:.0f} s, tutorial loop {tut_s[b]:.0f} s -> "
               f"{tut_s[b] / study_s[b]:.1f}x the tutorial's throughput, stacked "
               f"{tut_s[b] / stacked_s[b]:.1f}x")
-    runs = {r: study_parameters("full", r) for r in RUNS}
-    if set(args.batches) >= {p["batch_size"] for p in runs.values()} and len(args.archs) == len(vc.ARCHS):
-        # every run trains its seven models once per seed (params/runs/<run>.yaml)
-        def projected(per_set: dict[int, float]) -> float:
-            return 100 * sum(len(p["seeds"]) * per_set[p["batch_size"]] for p in runs.values())
-        n_sets = sum(len(p["seeds"]) for p in runs.values())
-        floor = (100 * EPOCH_IMAGES * sum(train_flops_per_image(a) for a in vc.ARCHS) * n_sets
+    # the study's models: each run's architectures (the seed-faithful variants train three)
+    # once per seed, at the run's batch size (params/runs/<run>.yaml)
+    models = [(a, study_parameters("full", r)["batch_size"]) for r in RUNS
+              for _ in selection.run_seeds(r, "full") for a in selection.run_archs(r, "full")]
+    if {m for m in models} <= set(per_model):
+        def projected(design: str) -> float:
+            return 100 * sum(per_model[m][design] for m in models)
+        floor = (100 * EPOCH_IMAGES * sum(train_flops_per_image(a) for a, _ in models)
                  / 1e9 / peak_all)
-        plan = ", ".join(f"{r}: batch {p['batch_size']} x {len(p['seeds'])} seed(s)"
-                         for r, p in runs.items())
-        print(f"projected training of the whole study ({7 * n_sets} models: 7 archs x 100 epochs; "
-              f"{plan}; two processes): one seed at a time {projected(study_s) / 60:.0f} min, "
-              f"all stacked {projected(stacked_s) / 60:.0f} min, stack_seeds: auto "
-              f"{projected(auto_s) / 60:.0f} min; tutorial loop: "
-              f"{projected(tut_s) / 60:.0f} min; matmul FLOP floor at the {default_threads}-thread "
+        plan = ", ".join(f"{r}: batch {study_parameters('full', r)['batch_size']}, "
+                         f"{len(selection.run_archs(r, 'full'))} archs x "
+                         f"{len(selection.run_seeds(r, 'full'))} seed(s)" for r in RUNS)
+        print(f"projected training of the whole study ({len(models)} models x 100 epochs; "
+              f"{plan}; two processes): one seed at a time {projected('one') / 60:.0f} min, "
+              f"all stacked {projected('stacked') / 60:.0f} min, stack_seeds: auto "
+              f"{projected('auto') / 60:.0f} min; tutorial loop: "
+              f"{projected('tutorial') / 60:.0f} min; matmul FLOP floor at the {default_threads}-thread "
               f"peak: {floor / 60:.0f} min")
 
 

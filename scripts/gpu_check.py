@@ -1,10 +1,11 @@
 """The prepared check for the first CUDA machine: is the training correct there, and how fast?
 
-    python scripts/gpu_check.py OUT_DIR [--device cuda] [--data data/gpu-check-mnist.pt] [--tiny]
+    PYTHONPATH=. python scripts/gpu_check.py OUT_DIR [--device cuda] [--data data/gpu-check-mnist.pt] [--tiny]
     python scripts/gpu_check.py --make-subset data/gpu-check-mnist.pt   # here, from the idx files
 
 Needs torch and numpy only (the device machine has torch 2.11 on Python 3.12 and neither
-papermill, Snakemake nor LaTeX) and the project's ``vae_core`` and training modules. Writes
+papermill, Snakemake nor LaTeX) and the project's ``vae_core`` and training modules (the
+project is not installed there: ``PYTHONPATH=.`` from the project root finds them). Writes
 ``OUT_DIR/gpu_check.json`` (and prints each figure as it goes):
 
 * ``environment``: torch, CUDA, the device's name and memory, Python, CPU cores;
@@ -44,25 +45,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
 
-import torch  # noqa: E402
-
-import vae_core as vc  # noqa: E402
-from vae_report import engine, fast_step, seed_stack, training  # noqa: E402
+import vae_core as vc
+from vae_report.train import engine, fast_step, loop, seed_stack, timing
 
 UNIT_ROUNDOFF = 2.0 ** -24
-#: Training steps an epoch per run (48k images at batch 16 and 64) and the seeds a run trains
-#: (params/runs/*.yaml; this script reads no YAML — tests/test_bench.py keeps the two in step).
-STUDY_STEPS = {16: 3000, 64: 750}
-STUDY_SEEDS = 5
 
 
 def gamma(n: int) -> float:
@@ -77,24 +70,9 @@ def tolerance(arch: str, scale: float) -> float:
     return 4 * layers * gamma(vc.IMAGE_PIXELS) * scale
 
 
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 # --------------------------------------------------------------------------------------------
 # The checks
 # --------------------------------------------------------------------------------------------
-
-def environment(device: torch.device) -> dict[str, Any]:
-    env = {"torch": torch.__version__, "python": platform.python_version(),
-           "cpu_cores": os.cpu_count(), "device": str(device), "cuda": torch.version.cuda}
-    if device.type == "cuda":
-        props = torch.cuda.get_device_properties(device)
-        env.update(name=props.name, memory_gib=round(props.total_memory / 2 ** 30, 1),
-                   capability=f"{props.major}.{props.minor}")
-    return env
-
 
 def _step_on(model: vc.VAE, device: torch.device, x: torch.Tensor,
              eps: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -138,28 +116,18 @@ def device_vs_cpu(device: torch.device, archs: list[str], batches: list[int]) ->
     return rows
 
 
-def fresh_models(arch: str, seeds: range, device: torch.device) -> tuple[list[vc.VAE], list]:
-    """One freshly built ``arch`` per seed (torch seeded with it) and its Adam, on ``device``."""
-    models, optimizers = [], []
-    for s in seeds:
-        torch.manual_seed(s)
-        models.append(vc.build_model(arch).to(device))
-        optimizers.append(training.make_optimizer(models[-1], 3e-4, device))
-    return models, optimizers
-
-
 def stacked_vs_single(device: torch.device, archs: list[str], batch: int) -> list[dict]:
     rows = []
     for arch in archs:
         g = torch.Generator().manual_seed(3)
         x = torch.rand(3, batch, vc.IMAGE_PIXELS, generator=g).to(device)
         eps = torch.randn(3, batch, 64, generator=g).to(device)
-        models, optimizers = fresh_models(arch, range(3), device)
+        models, optimizers = timing.fresh_models(arch, range(3), device)
         alone = []
         for s, (m, opt) in enumerate(zip(models, optimizers)):
             fast_step.allocate_grads(m)
             alone.append(fast_step.elbo_step(m, x[s], eps=eps[s]).cpu())
-        models, optimizers = fresh_models(arch, range(3), device)
+        models, optimizers = timing.fresh_models(arch, range(3), device)
         stacked = seed_stack.SeedStack(models, optimizers).step(x, eps).cpu()
         diff = float((stacked - torch.stack(alone)).abs().max())
         limit = tolerance(arch, float(torch.stack(alone).abs().max()))
@@ -176,8 +144,8 @@ def graphed_vs_eager(device: torch.device, archs: list[str], batch: int,
         g = torch.Generator().manual_seed(5)
         x = torch.rand(steps, 1, batch, vc.IMAGE_PIXELS, generator=g).to(device)
         eps = torch.randn(steps, 1, batch, 64, generator=g).to(device)
-        (eager_model,), (eager_opt,) = fresh_models(arch, range(1), device)
-        (graph_model,), (graph_opt,) = fresh_models(arch, range(1), device)
+        (eager_model,), (eager_opt,) = timing.fresh_models(arch, range(1), device)
+        (graph_model,), (graph_opt,) = timing.fresh_models(arch, range(1), device)
         eager = engine.OneModel(eager_model, eager_opt, "fast")
         graphed = engine.Graphed(engine.OneModel(graph_model, graph_opt, "fast"))
         worst = 0.0
@@ -207,11 +175,11 @@ def load_subset(path: str | None, n: int) -> torch.Tensor:
 
 def resume(device: torch.device, x: torch.Tensor, out: Path) -> dict[str, Any]:
     """Two epochs straight against one epoch, a stop, and a resumed second epoch."""
-    cfg = training.TrainConfig(arch="deep-256", epochs=2, batch_size=16, seed=0,
+    cfg = loop.TrainConfig(arch="deep-256", epochs=2, batch_size=16, seed=0,
                                eval_batch_size=500)
     train_x, val_x = x[: len(x) * 4 // 5], x[len(x) * 4 // 5:]
     straight = out / "resume-straight.pt"
-    _, h_straight = training.train(cfg, train_x, val_x, straight, device, progress=False)
+    _, h_straight = loop.train(cfg, train_x, val_x, straight, device, progress=False)
 
     class Stop(Exception):
         pass
@@ -221,10 +189,10 @@ def resume(device: torch.device, x: torch.Tensor, out: Path) -> dict[str, Any]:
 
     stopped = out / "resume-stopped.pt"
     try:
-        training.train(cfg, train_x, val_x, stopped, device, progress=False, on_epoch_end=stop)
+        loop.train(cfg, train_x, val_x, stopped, device, progress=False, on_epoch_end=stop)
     except Stop:
         pass
-    _, h_resumed = training.train(cfg, train_x, val_x, stopped, device, progress=False)
+    _, h_resumed = loop.train(cfg, train_x, val_x, stopped, device, progress=False)
     a = torch.load(straight, weights_only=True)["model"]
     b = torch.load(stopped, weights_only=True)["model"]
     equal = all(torch.equal(a[k], b[k]) for k in a) and h_straight.val_elbo == h_resumed.val_elbo
@@ -233,81 +201,6 @@ def resume(device: torch.device, x: torch.Tensor, out: Path) -> dict[str, Any]:
     print(f"  two epochs on {len(train_x)} images, stopped and resumed: "
           f"{'bit-identical' if equal else 'DIFFERENT'}", flush=True)
     return {"ok": equal, "images": len(train_x), "val_elbo": h_resumed.val_elbo}
-
-
-def _design(arch: str, device: torch.device, stacked: bool, graphed: bool) -> engine.Stepper:
-    """One model or a seed stack of 3 of ``arch``, eager or graphed."""
-    models, optimizers = fresh_models(arch, range(3 if stacked else 1), device)
-    stepper: engine.Stepper = (seed_stack.SeedStack(models, optimizers) if stacked
-                               else engine.OneModel(models[0], optimizers[0], "fast"))
-    return engine.Graphed(stepper) if graphed else stepper
-
-
-def _measure(stepper: engine.Stepper, batch: int, device: torch.device,
-             steps: int) -> dict[str, Any]:
-    """ms per warm step of ``stepper`` on random batches, or the error a host synchronisation
-    inside the step raised; with the graph's state when it is a ``Graphed``."""
-    g = torch.Generator().manual_seed(1)
-    size = len(stepper.models)
-    x = torch.rand(size, batch, vc.IMAGE_PIXELS, generator=g).to(device)
-    eps = torch.randn(size, batch, 64, generator=g).to(device)
-    try:
-        result: dict[str, Any] = {
-            "ms_per_step": 1e3 * _timed(lambda: stepper.step(x, eps), device, steps),
-            "sync_free": True}
-    except RuntimeError as exc:                                     # a sync inside the step
-        return {"error": str(exc).splitlines()[0], "sync_free": False}
-    if isinstance(stepper, engine.Graphed):
-        result["graph"] = stepper.state
-    return result
-
-
-def _line(head: str, row: dict[str, Any]) -> str:
-    return f"  {head}: " + ", ".join(
-        f"{d} {r['ms_per_step']:.3f} ms" if "ms_per_step" in r else f"{d} FAILED: {r['error']}"
-        for d, r in row.items() if isinstance(r, dict))
-
-
-def _timed(step: Callable[[], Any], device: torch.device, steps: int) -> float:
-    """Seconds per call of ``step`` over ``steps`` calls after 10 of warm-up, with any host
-    synchronisation inside it an error on CUDA."""
-    for _ in range(10):
-        step()                                                        # warm-up
-    synchronize(device)
-    if device.type == "cuda":
-        torch.cuda.set_sync_debug_mode("error")                       # a sync inside fails
-    try:
-        t = time.perf_counter()
-        for _ in range(steps):
-            step()
-        if device.type == "cuda":
-            torch.cuda.set_sync_debug_mode("default")
-        synchronize(device)
-        return (time.perf_counter() - t) / steps
-    finally:
-        if device.type == "cuda":
-            torch.cuda.set_sync_debug_mode("default")
-
-
-def timing(device: torch.device, archs: list[str], batches: list[int], steps: int,
-           seeds_per_run: int) -> dict[str, Any]:
-    designs = {"one model": (False, False), "seed stack of 3": (True, False),
-               "one model, graphed": (False, True), "seed stack of 3, graphed": (True, True)}
-    rows, study = [], {design: 0.0 for design in designs}
-    for arch in archs:
-        for batch in batches:
-            row: dict[str, Any] = {"arch": arch, "batch": batch}
-            for design, (stacked, graphed) in designs.items():
-                row[design] = _measure(_design(arch, device, stacked, graphed), batch, device,
-                                       steps)
-                if "ms_per_step" in row[design]:
-                    # the study: 100 epochs of STUDY_STEPS[batch] steps per seed
-                    per_seed = row[design]["ms_per_step"] / 1e3 / (3 if stacked else 1)
-                    study[design] += per_seed * 100 * _epoch_steps(batch) * seeds_per_run
-            rows.append(row)
-            print(_line(f"{arch:17} batch {batch:3}", row), flush=True)
-    return {"rows": rows, "projected_training_minutes": _projected(study, ""),
-            "steps_timed": steps, "seeds_per_run": seeds_per_run}
 
 
 def whole_run(device: torch.device, archs: list[str], batches: list[int], steps: int,
@@ -320,14 +213,14 @@ def whole_run(device: torch.device, archs: list[str], batches: list[int], steps:
         row: dict[str, Any] = {"batch": batch, "models": len(archs) * seeds}
         for design, graphed in (("eager", False), ("graphed", True)):
             stepper: engine.Stepper = engine.Several(
-                [seed_stack.SeedStack(*fresh_models(a, range(seeds), device)) for a in archs])
-            row[design] = _measure(engine.Graphed(stepper) if graphed else stepper, batch,
+                [seed_stack.SeedStack(*timing.fresh_models(a, range(seeds), device)) for a in archs])
+            row[design] = timing.measure(engine.Graphed(stepper) if graphed else stepper, batch,
                                    device, steps)
             if "ms_per_step" in row[design]:
-                study[design] += row[design]["ms_per_step"] / 1e3 * 100 * _epoch_steps(batch)
+                study[design] += row[design]["ms_per_step"] / 1e3 * 100 * timing.epoch_steps(batch)
         rows.append(row)
-        print(_line(f"{row['models']} models at batch {batch}", row), flush=True)
-    return {"rows": rows, "projected_training_minutes": _projected(study, ", a run per process"),
+        print(timing.line(f"{row['models']} models at batch {batch}", row), flush=True)
+    return {"rows": rows, "projected_training_minutes": timing.projected(study, ", a run per process"),
             "steps_timed": steps, "archs": archs, "seeds_per_run": seeds}
 
 
@@ -335,40 +228,28 @@ def evaluation_timing(device: torch.device, archs: list[str], images: int,
                       k: int, curve_ks: list[int]) -> list[dict[str, Any]]:
     """Seconds of 02-elbo's three computations for a trained-size model of each architecture
     on ``images`` random test images (the arithmetic does not depend on the values)."""
-    from vae_report import evaluation, iwae
+    from vae_report.metrics import evaluation, iwae
 
     rows = []
     x = torch.rand(images, vc.IMAGE_PIXELS, generator=torch.Generator().manual_seed(3)).to(device)
     for arch in archs:
-        (model,), _ = fresh_models(arch, range(1), device)
+        (model,), _ = timing.fresh_models(arch, range(1), device)
         model.eval()
         row: dict[str, Any] = {"arch": arch, "images": images, "k": k}
         for name, run in (("elbo", lambda: evaluation.evaluate_elbo(model, x, 1000)),
                           ("iwae", lambda: iwae.iwae_log_likelihood(model, x, k)),
                           ("iwae_curve", lambda: iwae.iwae_curve(model, x[:500], curve_ks))):
             run()                                                     # warm-up
-            synchronize(device)
+            timing.synchronize(device)
             t = time.perf_counter()
             run()
-            synchronize(device)
+            timing.synchronize(device)
             row[f"{name}_seconds"] = time.perf_counter() - t
         rows.append(row)
         print(f"  {arch:17} {images} images: ELBO {row['elbo_seconds']:.2f} s, IWAE K={k} "
               f"{row['iwae_seconds']:.2f} s, IWAE vs K {row['iwae_curve_seconds']:.2f} s",
               flush=True)
     return rows
-
-
-def _projected(study_seconds: dict[str, float], how: str) -> dict[str, float]:
-    """Each design's projected training minutes, printed."""
-    minutes = {d: s / 60 for d, s in study_seconds.items()}
-    print(f"  projected training of the study{how} (min): " + ", ".join(
-        f"{d} {m:.1f}" for d, m in minutes.items()), flush=True)
-    return minutes
-
-
-def _epoch_steps(batch: int) -> int:
-    return STUDY_STEPS.get(batch, 48_000 // batch)
 
 
 # --------------------------------------------------------------------------------------------
@@ -403,17 +284,17 @@ def main(argv: list[str] | None = None) -> int:
     archs = ["vanilla", "deep-512-256-128"] if args.tiny else list(vc.ARCHS)
     batches = [16, 64]
     start = time.time()
-    report: dict[str, Any] = {"tiny": args.tiny, "environment": environment(device)}
-    print(f"gpu_check on {report['environment']}", flush=True)
+    report: dict[str, Any] = {"tiny": args.tiny, "timing.environment": timing.environment(device)}
+    print(f"gpu_check on {report['timing.environment']}", flush=True)
     checks: list[tuple[str, Callable[[], Any]]] = [
         ("device_vs_cpu", lambda: device_vs_cpu(device, archs, batches)),
         ("stacked_vs_single", lambda: stacked_vs_single(device, archs, 16)),
         ("graphed_vs_eager", lambda: graphed_vs_eager(device, archs, 16)),
         ("resume", lambda: resume(device, load_subset(args.data, 200 if args.tiny else 2000),
                                   args.out)),
-        ("timing", lambda: timing(device, archs, batches, 20 if args.tiny else 500, STUDY_SEEDS)),
+        ("timing", lambda: timing.timing(device, archs, batches, 20 if args.tiny else 500, timing.STUDY_SEEDS)),
         ("whole_run", lambda: whole_run(device, archs, batches, 5 if args.tiny else 300,
-                                        2 if args.tiny else STUDY_SEEDS)),
+                                        2 if args.tiny else timing.STUDY_SEEDS)),
         ("evaluation", lambda: evaluation_timing(device, [archs[0], archs[-1]],
                                                  500 if args.tiny else 10_000,
                                                  10 if args.tiny else 100,

@@ -23,19 +23,15 @@ import argparse
 import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import torch
+from torch.profiler import ProfilerActivity, profile
 
-import torch  # noqa: E402
-from torch.profiler import ProfilerActivity, profile  # noqa: E402
-
-import vae_core as vc  # noqa: E402
-from vae_report import engine, seed_stack  # noqa: E402
-from vae_report.devices import flush_denormals  # noqa: E402
-from bench import matmul_peak  # noqa: E402
-from gpu_check import fresh_models  # noqa: E402
+import vae_core as vc
+from vae_report.train import engine, seed_stack
+from vae_report.devices import flush_denormals
+from bench import matmul_peak
+from vae_report.train.timing import fresh_models
 
 GEMMS = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"}
 ADAM = {"aten::_fused_adam_", "aten::_fused_adam"}

@@ -7,7 +7,7 @@ fmt=$1 nb=$2
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 # nbconvert turns markdown into LaTeX with pandoc: the pinned one of the venv, as for the captions
-PATH="$(.venv/bin/python -c 'from vae_report.display import pinned_pandoc_dir; print(pinned_pandoc_dir())'):$PATH"
+PATH="$(.venv/bin/python -c 'from vae_report.report.display import pinned_pandoc_dir; print(pinned_pandoc_dir())'):$PATH"
 export PATH
 case $fmt in
   html) .venv/bin/jupyter nbconvert --to html --no-input --embed-images --template report \

@@ -10,7 +10,7 @@ a partial notebook never takes a finished one's name; a failed run is kept as
 notebook starts and one when it ends; a failure prints one FAILED line with the notebook's error
 and the end of its log; Ctrl-C prints "interrupted" (exit status 130) instead of a traceback.
 
-The kernel talks over IPC sockets in a folder of its own (``vae_report.kernels``), so kernels
+The kernel talks over IPC sockets in a folder of its own (``vae_report.workflow.kernels``), so kernels
 started at the same moment cannot collide. A kernel that dies before it answers, or does not
 answer within ``--kernel-timeout`` seconds, is killed and the notebook started once more; a
 second such failure is one FAILED line naming the cause. No partial file is left either way.
@@ -111,7 +111,7 @@ def _kernel_failure(exc: BaseException) -> str | None:
 def _execute(notebook: Path, partial: Path, params: dict, timeout: float) -> None:
     import papermill
 
-    from vae_report.kernels import KERNEL_MANAGER
+    from vae_report.workflow.kernels import KERNEL_MANAGER
 
     papermill.execute_notebook(str(notebook), str(partial), parameters=params,
                                kernel_name=KERNEL, progress_bar=False, log_output=True,

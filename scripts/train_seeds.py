@@ -7,12 +7,12 @@ The parameters are the notebooks' (``params/base.yaml``, ``params/runs/<run>.yam
 ``params/profiles/<profile>.yaml``, then ``-p`` values read as YAML), checked the same way. The
 run's ``seeds`` are trained side by side as one stacked model when ``stack_seeds`` asks for it
 (``auto``: on a GPU, and on a CPU for the small models that gain) and the fast step knows the
-model (``vae_report.seed_stack``), else one after another; either way each
+model (``vae_report.train.seed_stack``), else one after another; either way each
 seed gets the checkpoint ``checkpoints/<profile>/<run>/seed-<s>/<arch>.pt`` it would get from
 ``notebooks/01-train.ipynb`` alone, which then only reads it and draws the learning curves.
 With several architectures and ``--together`` (the Snakefile's job on a GPU: ``train_per:
 run``) all their models are stepped each step in one process — one CUDA graph for the whole run
-(``training.train_models``); without it they train one architecture after another.
+(``loop.train_models``); without it they train one architecture after another.
 A killed job resumes every seed from its last finished epoch; Ctrl-C prints "interrupted" and
 exits with status 130.
 """
@@ -40,16 +40,16 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
-    # the trainer says which seeds resume from which epoch (vae_report.training.log)
+    # the trainer says which seeds resume from which epoch (vae_report.train.loop.log)
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(message)s", datefmt="%H:%M:%S")
     start = time.time()
     label = f"{args.profile}/{args.run}/{'+'.join(args.arch)}"
     try:
         import yaml
 
-        from vae_report import training
+        from vae_report.train import loop
         from vae_report.devices import pick_device, set_threads
-        from vae_report.notebook import study_data
+        from vae_report.workflow.notebook import study_data
         from vae_report.params import check_params, study_parameters
         from vae_report.provenance import provenance
 
@@ -66,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
               f"(stack_seeds: {params.stack_seeds}{', together' * args.together}) on {device}",
               flush=True)
         data = study_data(params)
-        histories = training.train_models(
-            [training.TrainConfig.from_params(p) for p in models], data.train, data.val,
+        histories = loop.train_models(
+            [loop.TrainConfig.from_params(p) for p in models], data.train, data.val,
             [p.checkpoint_path for p in models], device,
             meta=[provenance(p.as_dict()) for p in models], stack=params.stack_seeds,
             progress=not args.quiet, together=args.together)

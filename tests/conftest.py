@@ -10,8 +10,9 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-from vae_report import checkpoints, layout, training
-from vae_report.classifier import ClassifierConfig, train_classifier
+from vae_report import layout
+from vae_report.train import checkpoints, loop
+from vae_report.metrics.classifier import ClassifierConfig, train_classifier
 from vae_report.data import load_mnist
 from vae_report.params import check_params
 from vae_report.provenance import provenance
@@ -76,7 +77,7 @@ def explore_study(tmp_path_factory):
     for arch in ("deep-128", "vanilla"):
         params = check_params(dict(arch=arch, run="original", profile="t", seed=0, epochs=2,
                                    batch_size=8, train_subset=0, eval_subset=0, eval_batch_size=7))
-        training.train(training.TrainConfig.from_params(params), data.train, data.val,
+        loop.train(loop.TrainConfig.from_params(params), data.train, data.val,
                        layout.checkpoint_path("t", "original", 0, arch, root / "checkpoints"),
                        meta=provenance(params.as_dict()), progress=False)
     train_classifier(ClassifierConfig(epochs=1), data.train, data.train_labels, data.val,
@@ -84,7 +85,7 @@ def explore_study(tmp_path_factory):
     params = check_params(dict(arch="vanilla", run="retrained", profile="t", seed=0, epochs=1,
                                batch_size=8, init="kaiming", train_subset=0, eval_subset=0))
     scratch = root / "scratch.pt"
-    training.train(training.TrainConfig.from_params(params), data.train, data.val, scratch,
+    loop.train(loop.TrainConfig.from_params(params), data.train, data.val, scratch,
                    meta=provenance(params.as_dict()), progress=False)
     checkpoints.publish_model(scratch, layout.published_model_path("t", "retrained", 0, "vanilla",
                                                                    root / "reports"))

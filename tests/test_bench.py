@@ -74,15 +74,14 @@ def test_the_gpu_check_runs_on_the_cpu_at_tiny_sizes(tmp_path):
 def test_the_gpu_check_knows_the_study_it_projects():
     """gpu_check.py reads no YAML (the device machine has torch only): its copy of the study's
     seeds and steps per epoch must match params/ and the data split."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import gpu_check
+    from vae_report.train import timing
     from vae_report.params import MAIN_RUNS, study_parameters
 
     for run in MAIN_RUNS:
         p = study_parameters("full", run)
-        assert len(p["seeds"]) == gpu_check.STUDY_SEEDS, run
+        assert len(p["seeds"]) == timing.STUDY_SEEDS, run
         train_images = round(60_000 * (1 - p["val_split"]))
-        assert gpu_check.STUDY_STEPS[p["batch_size"]] == -(-train_images // p["batch_size"]), run
+        assert timing.STUDY_STEPS[p["batch_size"]] == -(-train_images // p["batch_size"]), run
 
 
 def test_the_step_profile_accounts_for_the_epoch():

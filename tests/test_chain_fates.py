@@ -1,10 +1,10 @@
-"""The chain as the seed ran it (vae_report.chain.seed_chain): sampling through
+"""The chain as the seed ran it (vae_report.metrics.chain.seed_chain): sampling through
 torch.distributions, the two workarounds, and how a broken chain is recorded."""
 import pytest
 import torch
 
 import vae_core as vc
-from vae_report import chain
+from vae_report.metrics import chain
 
 
 def _faithful(logvar_bias: float | None = None) -> vc.VAE:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import vae_core as vc
-from vae_report import discrete, iwae
+from vae_report.metrics import discrete, iwae
 
 LEVELS = torch.arange(256, dtype=torch.float64) / 255
 

@@ -7,7 +7,7 @@ import matplotlib
 import pandas as pd
 import pytest
 
-from vae_report import display
+from vae_report.report import display
 
 matplotlib.use("Agg")
 

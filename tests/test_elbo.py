@@ -6,7 +6,7 @@ import torch
 from torch.distributions import Normal, kl_divergence
 
 import vae_core as vc
-from vae_report import evaluation, iwae
+from vae_report.metrics import evaluation, iwae
 
 
 def test_gaussian_log_likelihood_matches_torch_distributions():

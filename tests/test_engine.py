@@ -1,4 +1,4 @@
-"""The one training loop (vae_report.engine): its epoch equals a hand-written one, bit for bit,
+"""The one training loop (vae_report.train.engine): its epoch equals a hand-written one, bit for bit,
 and the graphed step is the eager step wherever no CUDA graph can be captured."""
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import pytest
 import torch
 
 import vae_core as vc
-from vae_report import engine, fast_step, training
-from vae_report.devices import epoch_draws
+from vae_report.train import engine, fast_step, loop
+from vae_report.train.engine import epoch_draws
 
 
 def _model(arch="deep-128", seed=0):
     torch.manual_seed(seed)
     model = vc.build_model(arch)
-    return model, training.make_optimizer(model, 3e-4, torch.device("cpu"))
+    return model, loop.make_optimizer(model, 3e-4, torch.device("cpu"))
 
 
 @pytest.mark.parametrize("backend", ["fast", "autograd"])
@@ -68,7 +68,7 @@ def test_several_steps_each_stepper_as_it_steps_alone(blobs):
     vanilla model alone, stepped together over two epochs, end with the weights, Adam moments and
     ELBOs each of them gets from its own stepper — bit for bit, since each inner stepper does the
     same arithmetic on the same rows (only the noise tensor they are sliced from is bigger)."""
-    from vae_report.seed_stack import SeedStack
+    from vae_report.train.seed_stack import SeedStack
 
     def steppers():
         (m0, o0), (m1, o1), (v, ov) = _model(seed=0), _model(seed=1), _model("vanilla", seed=2)
@@ -100,5 +100,5 @@ def test_several_steps_each_stepper_as_it_steps_alone(blobs):
 def test_several_refuses_models_of_different_latent_sizes():
     a, b = vc.build_model("vanilla", 16), vc.build_model("vanilla", 8)
     with pytest.raises(ValueError, match="latent size"):
-        engine.Several([engine.OneModel(m, training.make_optimizer(m, 3e-4, "cpu"), "fast")
+        engine.Several([engine.OneModel(m, loop.make_optimizer(m, 3e-4, "cpu"), "fast")
                         for m in (a, b)])

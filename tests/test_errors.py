@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from vae_report import checkpoints, explore, layout, report, workflow
+from vae_report import layout
+from vae_report.train import checkpoints
+from vae_report.explore import models
+from vae_report.report import gather
+from vae_report.workflow import selection
 from vae_report.errors import DataError, ParameterError
 from vae_report.params import read_yaml
 
@@ -26,14 +30,14 @@ def test_a_key_set_twice_in_a_parameter_file_is_refused(tmp_path):
 
 def test_a_selection_names_the_valid_choices_and_the_likely_one():
     with pytest.raises(ParameterError, match=r"PROFILE='ful' .* did you mean 'full'\?"):
-        workflow.check_selection("ful", ["original"], ["vanilla"])
+        selection.check_selection("ful", ["original"], ["vanilla"])
     with pytest.raises(ParameterError, match=r"'retrianed' is not one of .* did you mean 'retrained'\?"):
-        workflow.check_selection("full", ["retrianed"], ["vanilla"])
+        selection.check_selection("full", ["retrianed"], ["vanilla"])
     with pytest.raises(ParameterError, match="RUNS names retrained more than once"):
-        workflow.check_selection("full", ["retrained", "retrained"], ["vanilla"])
+        selection.check_selection("full", ["retrained", "retrained"], ["vanilla"])
     with pytest.raises(ParameterError, match="ARCHS is empty"):
-        workflow.check_selection("full", ["retrained"], [])
-    workflow.check_selection("full", ["retrained"], ["vanilla"])     # a good one passes
+        selection.check_selection("full", ["retrained"], [])
+    selection.check_selection("full", ["retrained"], ["vanilla"])     # a good one passes
 
 
 @pytest.mark.slow
@@ -46,9 +50,9 @@ def test_make_refuses_a_blank_selection_instead_of_running_everything(variable):
 
 def test_the_report_loader_names_a_misspelt_profile_or_run():
     with pytest.raises(ParameterError, match="did you mean 'full'"):
-        report.load_study("ful")
+        gather.load_study("ful")
     with pytest.raises(ParameterError, match="did you mean 'retrained'"):
-        report.load_study("full", runs=["retrianed"])
+        gather.load_study("full", runs=["retrianed"])
 
 
 @pytest.fixture
@@ -66,7 +70,7 @@ def test_a_cell_file_cut_short_is_named_with_its_repair(cell, name):
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 3])
     with pytest.raises(DataError) as err:
-        report.load_cell("full", "original", "vanilla", str(reports), seed=0)
+        gather.load_cell("full", "original", "vanilla", str(reports), seed=0)
     assert str(path) in str(err.value) and "make cells PROFILE=full" in str(err.value)
 
 
@@ -76,12 +80,12 @@ def test_a_learning_curve_shorter_than_its_training_is_refused(cell):
     lines = history.read_text().splitlines()
     history.write_text("\n".join(lines[:3]) + "\n")            # header + 2 of 100 epochs
     with pytest.raises(DataError, match=r"holds 2 epoch\(s\) where its training ran 100"):
-        report.load_cell("full", "original", "vanilla", str(reports), seed=0)
+        gather.load_cell("full", "original", "vanilla", str(reports), seed=0)
 
 
 def test_a_damaged_committed_file_is_restored_from_git_not_deleted():
     tracked = ROOT / "reports" / "full" / "original" / "seed-0" / "vanilla" / "02-elbo.json"
-    assert "git checkout -- reports/full/original/seed-0/vanilla/02-elbo.json" in report._repair(
+    assert "git checkout -- reports/full/original/seed-0/vanilla/02-elbo.json" in gather._repair(
         tracked, "full")
     published = layout.published_model_path("full", "original", 0, "vanilla")
     assert "git checkout --" in checkpoints.repair_advice(published)
@@ -91,8 +95,8 @@ def test_a_damaged_committed_file_is_restored_from_git_not_deleted():
 @pytest.mark.parametrize("spec,says", [("README.md", "not a model file (.pt)"),
                                        ("reports/full", "a folder")])
 def test_exploring_something_that_is_not_a_model_says_so(spec, says):
-    with pytest.raises(explore.ExploreError) as err:
-        explore.resolve(str(ROOT / spec))
+    with pytest.raises(models.ExploreError) as err:
+        models.resolve(str(ROOT / spec))
     text = str(err.value)
     assert says in text and "<profile>/<run>/seed-<n>/<arch>" in text
     assert "delete" not in text and "make report" not in text

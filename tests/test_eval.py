@@ -2,7 +2,8 @@ import pytest
 import torch
 
 import vae_core as vc
-from vae_report import chain, evaluation, figures
+from vae_report.metrics import chain, evaluation
+from vae_report import pictures
 
 
 def test_sampler_reconstruction_and_chain_shapes():
@@ -68,10 +69,10 @@ def test_image_grid_shape_and_nan_handling():
     imgs[0, 0] = float("nan")
     imgs[1, 0] = float("inf")
     imgs[2, 0] = float("-inf")
-    grid = figures.image_grid(imgs, nrow=4, pad=2)
+    grid = pictures.image_grid(imgs, nrow=4, pad=2)
     assert grid.shape == (3 * 28 + 4 * 2, 4 * 28 + 5 * 2)
     assert torch.all(torch.isfinite(grid)) and grid.max() <= 1
-    u8 = figures.to_uint8_images(imgs)
+    u8 = pictures.to_uint8_images(imgs)
     assert u8.shape == (10, 28, 28) and u8[0, 0, 0] == 255 and u8[1, 0, 0] == 255 and u8[2, 0, 0] == 0
 
 

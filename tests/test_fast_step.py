@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import vae_core as vc
-from vae_report import fast_step, training
+from vae_report.train import fast_step, loop
 
 
 def _reference_grads(model, x, seed):
@@ -107,7 +107,7 @@ def test_fused_adam_stepper_is_bit_for_bit_optimizer_step(blobs):
     for use_stepper in (False, True):
         torch.manual_seed(0)
         model = vc.build_model("deep-128", init="kaiming")
-        opt = training.make_optimizer(model, 1e-3, torch.device("cpu"))
+        opt = loop.make_optimizer(model, 1e-3, torch.device("cpu"))
         assert fast_step.fused_adam_stepper(opt) is None          # no state before the first step
         _adam_run(model, opt, blobs, 12, use_stepper)
         assert fast_step.fused_adam_stepper(opt) is not None      # so the second run did use it
@@ -168,7 +168,7 @@ def test_a_changed_private_op_falls_back_to_the_public_path(fresh_checks, monkey
     _, got = _fast_grads(model, x, seed=1)
     for name, g in ref.items():
         torch.testing.assert_close(got[name], g, rtol=1e-9, atol=1e-10 * float(g.abs().max()))
-    opt = training.make_optimizer(model, 1e-3, "cpu")
+    opt = loop.make_optimizer(model, 1e-3, "cpu")
     _adam_run(model, opt, blobs.double(), 1, use_stepper=False)
     assert fast_step.fused_adam_stepper(opt) is None               # Optimizer.step() it is
 
@@ -206,11 +206,11 @@ def _host_syncs(step) -> list[str]:
 
 @pytest.mark.parametrize("arch", ["vanilla", "deep-512-256-128"])
 def test_a_training_step_makes_no_host_synchronisation(arch):
-    from vae_report import seed_stack, training
+    from vae_report.train import seed_stack, loop
 
     torch.manual_seed(0)
     model = vc.build_model(arch)
-    opt = training.make_optimizer(model, 3e-4, torch.device("cpu"))
+    opt = loop.make_optimizer(model, 3e-4, torch.device("cpu"))
     g = torch.Generator().manual_seed(0)
     x, eps = torch.rand(16, 784, generator=g), torch.randn(16, 64, generator=g)
     fast_step.allocate_grads(model)
@@ -219,7 +219,7 @@ def test_a_training_step_makes_no_host_synchronisation(arch):
     adam = fast_step.fused_adam_stepper(opt) or opt.step
     assert _host_syncs(lambda: (fast_step.elbo_step(model, x, eps=eps), adam())) == []
     models = [vc.build_model(arch) for _ in range(2)]
-    stack = seed_stack.SeedStack(models, [training.make_optimizer(m, 3e-4, torch.device("cpu"))
+    stack = seed_stack.SeedStack(models, [loop.make_optimizer(m, 3e-4, torch.device("cpu"))
                                           for m in models])
     xs, es = torch.rand(2, 16, 784, generator=g), torch.randn(2, 16, 64, generator=g)
     stack.step(xs, es)

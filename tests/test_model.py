@@ -2,7 +2,7 @@ import pytest
 import torch
 
 import vae_core as vc
-from vae_report.seed_reference import SEED_PARAM_COUNTS
+from vae_report.report.seed_reference import SEED_PARAM_COUNTS
 
 
 @pytest.mark.parametrize("arch", list(vc.ARCHS))

@@ -8,9 +8,10 @@ import nbformat
 import papermill as pm
 import pytest
 
-from vae_report import layout, workflow
-from vae_report.report import load_cell
-from vae_report.seed_reference import SEED_PARAM_COUNTS
+from vae_report import layout
+from vae_report.workflow import selection
+from vae_report.report.gather import load_cell
+from vae_report.report.seed_reference import SEED_PARAM_COUNTS
 
 # starts JupyterLab, Snakemake, papermill or git: `make test-fast` leaves it out
 pytestmark = pytest.mark.slow
@@ -52,7 +53,7 @@ def test_every_notebook_opens_with_a_sentence_then_its_parameters_cell():
         tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1, path.name
         checks = ("check_params(globals())", "start_notebook(globals()",
-                  "explore.check_settings(globals())")
+                  "models.check_settings(globals())")
         assert any(check in nb.cells[3].source for check in checks), path.name
 
 
@@ -125,7 +126,7 @@ def test_the_report_renders_a_selection_of_one_run_and_one_architecture(tmp_path
     # the report gathers every seed of params/runs/original.yaml; the other seeds' cells are
     # copies of seed 0's (this test is about the one-run, one-architecture layout, not spreads)
     cell = layout.cell_dir("quick", "original", 0, "vanilla", tmp_path / "reports")
-    for seed in workflow.run_seeds("original", "quick")[1:]:
+    for seed in selection.run_seeds("original", "quick")[1:]:
         shutil.copytree(cell, layout.cell_dir("quick", "original", seed, "vanilla", tmp_path / "reports"))
     nb = _run("report", tmp_path, profile="quick", runs=["original"], archs=["vanilla"],
               reports_dir=str(tmp_path / "reports"))

@@ -143,7 +143,7 @@ def test_parameter_files_merge_into_valid_params(run, profile):
 
 
 def test_base_is_the_seed_table_1():
-    from vae_report.seed_reference import SEED_TABLE1
+    from vae_report.report.seed_reference import SEED_TABLE1
 
     base = _yaml("base.yaml")
     assert {k: base[k] for k in SEED_TABLE1} == SEED_TABLE1

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import vae_core as vc
-from vae_report import chain, classifier, evaluation, iwae, quality
+from vae_report.metrics import chain, classifier, evaluation, iwae, quality
 from vae_report.errors import DataError
 
 
@@ -124,7 +124,7 @@ def test_iwae_curve_starts_at_the_elbo_and_rises(blobs):
 def test_morphing_is_told_apart_from_fading():
     """Three chains of 4 frames: one draws a 7 then a 3 (morphs), one loses its ink while its
     faint frames are classified anyhow (fades, its class changes do not count), one stays a 1."""
-    from vae_report.quality import morphs_and_fades
+    from vae_report.metrics.quality import morphs_and_fades
 
     classes = torch.tensor([[7, 7, 3, 3], [2, 2, 5, 8], [1, 1, 1, 1]])
     confidence = torch.tensor([[0.99, 0.98, 0.97, 0.99], [0.99, 0.95, 0.95, 0.95],

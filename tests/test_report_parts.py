@@ -5,16 +5,16 @@ the study's own numbers."""
 import matplotlib
 import pytest
 
-from vae_report import display, report, verdicts
-from vae_report import report_figures as figure
-from vae_report import report_tables as table
+from vae_report.report import display, evidence, gather
+from vae_report.report import figures as figure
+from vae_report.report import tables as table
 
 matplotlib.use("Agg")
 
 
 @pytest.fixture(scope="module")
 def study():
-    return report.load_study("full")
+    return gather.load_study("full")
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_the_variant_table_is_there_with_the_variant_runs_only(study):
     assert isinstance(fates, display.TablePart)
     assert list(fates.df.columns) == ["plain", "normalised", "clipped", "log-variance", "decoder σ"]
     assert len(fates.df) == sum(len(study.seeds[r]) * len(study.archs_of(r)) for r in study.variants)
-    main_only = report.load_study("full", runs=list(study.runs))
+    main_only = gather.load_study("full", runs=list(study.runs))
     assert main_only.variants == [] and table.variant(main_only) is None
 
 
@@ -83,7 +83,7 @@ def test_every_figure_is_narrow_enough_and_its_text_large_enough(study, metrics)
     spread = figure.seed_spread(study, metrics, 8)
     dots = sum(len(c.get_offsets()) for c in spread.fig.axes[0].collections)
     assert dots >= len(metrics.loc[list(study.runs)])
-    assert verdicts.KL_THRESHOLD == 0.01
+    assert evidence.KL_THRESHOLD == 0.01
     # one ELBO range for both runs' learning curves
     a, b = (figure.learning_curves(study, r, n).fig for r, n in (("original", 1), ("retrained", 5)))
     assert a.axes[0].get_ylim() == b.axes[0].get_ylim()
@@ -98,7 +98,7 @@ def test_the_parameters_appendix_shows_only_what_differs(study):
 
 
 def test_the_classifier_note_states_its_accuracy(study):
-    from vae_report import findings
+    from vae_report.report import findings
     note = findings.classifier_note(study.classifier)
     assert f"{100 * study.classifier['test_accuracy']:.2f} %" in note and "below 99 %" not in note
     weak = {**study.classifier, "test_accuracy": 0.9}
@@ -111,15 +111,31 @@ def test_every_function_the_report_notebook_calls_exists():
     import re
     from pathlib import Path
 
-    from vae_report import findings
-    modules = {"findings": findings, "table": table, "figure": figure, "verdicts": verdicts,
-               "report": report}
+    import ast
+    import importlib
+
     nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "report.ipynb").read_text())
     code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
-    used = set(re.findall(r"\b(findings|table|figure|verdicts|report)\.(\w+)", code))
-    assert len(used) > 20
+    modules = {}                                  # the name each project module is known by
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("vae_report"):
+            for alias in node.names:
+                name = f"{node.module}.{alias.name}"
+                if importlib.util.find_spec(name.rpartition(".")[0]) and _is_module(name):
+                    modules[alias.asname or alias.name] = importlib.import_module(name)
+    used = set(re.findall(rf"\b({'|'.join(modules)})\.(\w+)", code))
+    assert len(modules) >= 5 and len(used) > 20, (modules, used)
     missing = [f"{m}.{n}" for m, n in used if not hasattr(modules[m], n)]
     assert not missing, missing
+
+
+def _is_module(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
 
 
 def test_the_report_notebook_calls_and_shows():

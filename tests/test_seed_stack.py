@@ -6,9 +6,9 @@ import pytest
 import torch
 
 import vae_core as vc
-from vae_report import checkpoints, engine, seed_stack, training
+from vae_report.train import checkpoints, engine, seed_stack, loop
 from vae_report.errors import NonFiniteLossError
-from vae_report.seed_stack import SeedStack
+from vae_report.train.seed_stack import SeedStack
 
 from conftest import ROOT
 
@@ -31,7 +31,7 @@ def _models(arch: str, dtype: torch.dtype, init: str = "default", decoder_sigma:
 def test_a_stack_trains_each_seed_as_it_trains_alone_float64(blobs, arch, init, decoder_sigma,
                                                              encoder_std):
     """300 Adam steps (3 epochs of 100 batches of 4), float64, for three seeds: alone
-    (``training.train_epoch``, the fast step) and stacked (one batched step for all three).
+    (``loop.train_epoch``, the fast step) and stacked (one batched step for all three).
 
     Why 1e-9 is tight and safe: the two differ only in how a GEMM sums (``mm`` per model vs
     ``bmm``), ≈ 1e-16 relative in float64; Adam turns a gradient into lr · m/√v, so a rounding
@@ -47,7 +47,7 @@ def test_a_stack_trains_each_seed_as_it_trains_alone_float64(blobs, arch, init, 
     gens = lambda: ([torch.Generator().manual_seed(10 + s) for s in SEEDS],   # noqa: E731
                     [torch.Generator().manual_seed(20 + s) for s in SEEDS])
     pa, na = gens()
-    elbo_alone = [[training.train_epoch(m, o, x, 4, pa[i], na[i]) for _ in range(3)]
+    elbo_alone = [[loop.train_epoch(m, o, x, 4, pa[i], na[i]) for _ in range(3)]
                   for i, (m, o) in enumerate(zip(alone, opts_alone))]
     stack = SeedStack(stacked, opts_stack)
     ps, ns = gens()
@@ -70,7 +70,7 @@ def test_a_stack_trains_each_seed_as_it_trains_alone_float64(blobs, arch, init, 
 def _cfg(**kw):
     base = dict(arch="deep-128", epochs=3, batch_size=16, eval_batch_size=100)
     base.update(kw)
-    return training.TrainConfig(**base)
+    return loop.TrainConfig(**base)
 
 
 def _paths(folder, name="s"):
@@ -92,24 +92,24 @@ def _assert_same_checkpoints(a_path, b_path, atol):
 
 def test_train_seeds_writes_the_checkpoints_train_writes_alone(blobs, tmp_path):
     """End to end in float32: each seed's checkpoint (weights, Adam state, generators, history,
-    config) against ``training.train`` of that seed alone. Identical on the CPU this was written
+    config) against ``loop.train`` of that seed alone. Identical on the CPU this was written
     on; elsewhere a batched GEMM may round differently, and Adam (whose step is lr · m/√v
     whatever the gradient's size) can then move an element whose gradient is rounding noise by
     up to 2 lr a step: 2 · 3e-4 · 60 steps bounds every weight; the mean stays far below."""
     cfg = _cfg()
     alone = _paths(tmp_path, "a")
     for s in SEEDS:
-        training.train(_cfg(seed=s), blobs[:320], blobs[500:], alone[s], progress=False)
-    hist = training.train_seeds(cfg, SEEDS, blobs[:320], blobs[500:], _paths(tmp_path),
+        loop.train(_cfg(seed=s), blobs[:320], blobs[500:], alone[s], progress=False)
+    hist = loop.train_seeds(cfg, SEEDS, blobs[:320], blobs[500:], _paths(tmp_path),
                                 progress=False)
     for s in SEEDS:
         a, b = _assert_same_checkpoints(alone[s], _paths(tmp_path)[s], atol=2 * 3e-4 * 60)
         for key, value in a["model"].items():
             assert float((b["model"][key] - value).abs().mean()) < 1e-6, key
         assert b["history"]["val_elbo"] == pytest.approx(a["history"]["val_elbo"], rel=1e-4)
-        assert hist[s].backend == [training.STACKED] * 3
+        assert hist[s].backend == [loop.STACKED] * 3
         ran = b["meta"]["training_backend"]
-        assert ran["used"] == training.STACKED and ran["stacked_seeds"] == list(SEEDS)
+        assert ran["used"] == loop.STACKED and ran["stacked_seeds"] == list(SEEDS)
         assert set(b["optimizer"]["state"]) == set(a["optimizer"]["state"])
         # tensors copied out of the stack: each file holds only its own seed's numbers
         assert b["model"]["encoder_head.weight"].untyped_storage().nbytes() == \
@@ -121,7 +121,7 @@ def test_a_killed_stack_resumes_exactly(blobs, tmp_path):
     """Killed after epoch 1, resumed: the same checkpoints as an uninterrupted stacked run; and a
     seed left one epoch behind (killed between two seeds' checkpoints) catches up alone."""
     data = (blobs[:320], blobs[500:])
-    training.train_seeds(_cfg(), SEEDS, *data, _paths(tmp_path, "u"), progress=False)
+    loop.train_seeds(_cfg(), SEEDS, *data, _paths(tmp_path, "u"), progress=False)
 
     class Kill(Exception):
         pass
@@ -133,11 +133,11 @@ def test_a_killed_stack_resumes_exactly(blobs, tmp_path):
         return hook
 
     with pytest.raises(Kill):
-        training.train_seeds(_cfg(), SEEDS, *data, _paths(tmp_path, "k"), progress=False,
+        loop.train_seeds(_cfg(), SEEDS, *data, _paths(tmp_path, "k"), progress=False,
                              on_epoch_end=kill_after(1))
     assert all(len(checkpoints.load_checkpoint(checkpoints.in_progress_path(p))["history"]["epoch"]) == 1
                for p in _paths(tmp_path, "k").values())
-    training.train_seeds(_cfg(), SEEDS, *data, _paths(tmp_path, "k"), progress=False)
+    loop.train_seeds(_cfg(), SEEDS, *data, _paths(tmp_path, "k"), progress=False)
     for s in SEEDS:
         _assert_same_checkpoints(_paths(tmp_path, "u")[s], _paths(tmp_path, "k")[s], atol=0)
 
@@ -151,10 +151,10 @@ def test_a_killed_stack_resumes_exactly(blobs, tmp_path):
         if e == 2:
             raise Kill
     with pytest.raises(Kill):
-        training.train_seeds(_cfg(), SEEDS, *data, lag, progress=False, on_epoch_end=keep_seed_1)
+        loop.train_seeds(_cfg(), SEEDS, *data, lag, progress=False, on_epoch_end=keep_seed_1)
     checkpoints.in_progress_path(lag[1]).write_bytes(saved["epoch1"])
-    hist = training.train_seeds(_cfg(), SEEDS, *data, lag, progress=False)
-    assert hist[1].backend == [training.STACKED, "fast", training.STACKED]   # caught up alone
+    hist = loop.train_seeds(_cfg(), SEEDS, *data, lag, progress=False)
+    assert hist[1].backend == [loop.STACKED, "fast", loop.STACKED]   # caught up alone
     for s in SEEDS:
         _assert_same_checkpoints(_paths(tmp_path, "u")[s], lag[s], atol=2 * 3e-4 * 60)
 
@@ -168,7 +168,7 @@ def test_a_nan_in_one_seed_names_it_and_keeps_every_last_good_checkpoint(blobs, 
     def stop(e, histories):
         raise Kill
     with pytest.raises(Kill):
-        training.train_seeds(_cfg(), SEEDS, blobs[:320], blobs[500:], paths, progress=False,
+        loop.train_seeds(_cfg(), SEEDS, blobs[:320], blobs[500:], paths, progress=False,
                              on_epoch_end=stop)
     partial = checkpoints.in_progress_path(paths[1])
     ckpt = checkpoints.load_checkpoint(partial)
@@ -176,7 +176,7 @@ def test_a_nan_in_one_seed_names_it_and_keeps_every_last_good_checkpoint(blobs, 
     torch.save(ckpt, partial)
     before = {s: checkpoints.in_progress_path(p).read_bytes() for s, p in paths.items()}
     with pytest.raises(NonFiniteLossError, match=r"seed 1 became non-finite at epoch 2, step 1 ") as err:
-        training.train_seeds(_cfg(), SEEDS, blobs[:320], blobs[500:], paths, progress=False)
+        loop.train_seeds(_cfg(), SEEDS, blobs[:320], blobs[500:], paths, progress=False)
     assert "last good epoch (1)" in str(err.value)
     after = {s: checkpoints.in_progress_path(p).read_bytes() for s, p in paths.items()}
     assert after == before                          # nothing overwritten: epoch 1 kept for all
@@ -184,19 +184,19 @@ def test_a_nan_in_one_seed_names_it_and_keeps_every_last_good_checkpoint(blobs, 
 
 def test_the_single_model_path_stays(blobs, tmp_path):
     """One seed, the autograd backend, or stack_seeds off: seeds train one after another."""
-    h = training.train_seeds(_cfg(epochs=1), [5], blobs[:160], blobs[500:], {5: tmp_path / "a.pt"},
+    h = loop.train_seeds(_cfg(epochs=1), [5], blobs[:160], blobs[500:], {5: tmp_path / "a.pt"},
                              progress=False)
     assert h[5].backend == ["fast"]
-    h = training.train_seeds(_cfg(epochs=1, backend="autograd"), [0, 1], blobs[:160],
+    h = loop.train_seeds(_cfg(epochs=1, backend="autograd"), [0, 1], blobs[:160],
                              blobs[500:], {0: tmp_path / "b0.pt", 1: tmp_path / "b1.pt"},
                              progress=False)
     assert h[0].backend == h[1].backend == ["autograd"]
-    h = training.train_seeds(_cfg(epochs=1), [0, 1], blobs[:160], blobs[500:],
+    h = loop.train_seeds(_cfg(epochs=1), [0, 1], blobs[:160], blobs[500:],
                              {0: tmp_path / "c0.pt", 1: tmp_path / "c1.pt"}, stack=False,
                              progress=False)
     assert h[0].backend == h[1].backend == ["fast"]
     with pytest.raises(ValueError, match="distinct"):
-        training.train_seeds(_cfg(), [1, 1], blobs[:160], blobs[500:], {1: tmp_path / "d.pt"})
+        loop.train_seeds(_cfg(), [1, 1], blobs[:160], blobs[500:], {1: tmp_path / "d.pt"})
 
 
 def test_stack_problem_names_what_cannot_be_stacked():
@@ -230,12 +230,12 @@ def test_auto_stacks_on_a_cpu_only_the_models_that_gain(blobs, tmp_path):
     small, large = vc.build_model("vanilla"), vc.build_model("deep-256")
     assert seed_stack.stacking_pays(small, "cpu")[0] and not seed_stack.stacking_pays(large, "cpu")[0]
     assert seed_stack.stacking_pays(large, "cuda")[0]               # launch overhead on a GPU
-    for arch, expected in (("vanilla", training.STACKED), ("deep-256", "fast")):
+    for arch, expected in (("vanilla", loop.STACKED), ("deep-256", "fast")):
         paths = {s: tmp_path / f"{arch}-{s}.pt" for s in (0, 1)}
-        h = training.train_seeds(_cfg(arch=arch, epochs=1), [0, 1], blobs[:64], blobs[500:],
+        h = loop.train_seeds(_cfg(arch=arch, epochs=1), [0, 1], blobs[:64], blobs[500:],
                                  paths, progress=False)
         assert h[0].backend == h[1].backend == [expected]
         why = checkpoints.load_checkpoint(paths[0])["meta"]["training_backend"]["stacking"]
         assert "parameters" in why
     with pytest.raises(ValueError, match="stack must be"):
-        training.train_seeds(_cfg(), [0, 1], blobs[:64], blobs[500:], paths, stack="yes")
+        loop.train_seeds(_cfg(), [0, 1], blobs[:64], blobs[500:], paths, stack="yes")

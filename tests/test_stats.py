@@ -1,12 +1,12 @@
-"""The verdict rule (vae_report.stats) driven to every outcome on synthetic margins, the
+"""The verdict rule (vae_report.report.stats) driven to every outcome on synthetic margins, the
 degenerate cases included: one test for every claim, with no seam between equal and unequal
 margins."""
 import math
 
 import pytest
 
-from vae_report import stats
-from vae_report.stats import NOT_REPRODUCED, REPRODUCED, UNCLEAR
+from vae_report.report import stats
+from vae_report.report.stats import NOT_REPRODUCED, REPRODUCED, UNCLEAR
 
 
 def test_the_t_test_of_the_mean_margin():

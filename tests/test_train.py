@@ -3,14 +3,16 @@ import torch
 from torch import nn
 
 import vae_core as vc
-from vae_report import checkpoints, evaluation, provenance, training
+from vae_report import provenance
+from vae_report.train import checkpoints, loop
+from vae_report.metrics import evaluation
 from vae_report.errors import DataError, NonFiniteLossError
 
 
 def _config(**kw):
     base = dict(arch="deep-128", epochs=3, batch_size=32, seed=0, eval_batch_size=200)
     base.update(kw)
-    return training.TrainConfig(**base)
+    return loop.TrainConfig(**base)
 
 
 def test_training_raises_the_elbo(blobs, tmp_path):
@@ -19,7 +21,7 @@ def test_training_raises_the_elbo(blobs, tmp_path):
     model = vc.build_model("deep-128")
     before = evaluation.evaluate_elbo(model, blobs[500:], seed=0)["elbo"]
     cfg = _config(epochs=20, batch_size=32, lr=1e-3)
-    model, hist = training.train(cfg, blobs[:500], blobs[500:], tmp_path / "c.pt", progress=False)
+    model, hist = loop.train(cfg, blobs[:500], blobs[500:], tmp_path / "c.pt", progress=False)
     assert len(hist.epoch) == 20 and hist.epoch == list(range(1, 21))
     assert hist.val_elbo[-1] > before + 100
     assert hist.train_elbo[-1] > hist.train_elbo[0]
@@ -32,7 +34,7 @@ def test_both_backends_train_the_same_model(blobs, tmp_path):
     (30 Adam steps) the histories agree to well under a nat on an ELBO of hundreds."""
     runs = {}
     for backend in ("fast", "autograd"):
-        runs[backend] = training.train(_config(backend=backend, batch_size=32), blobs[:300],
+        runs[backend] = loop.train(_config(backend=backend, batch_size=32), blobs[:300],
                                        blobs[500:], tmp_path / f"{backend}.pt", progress=False)
     (m_fast, h_fast), (m_auto, h_auto) = runs["fast"], runs["autograd"]
     assert h_fast.backend == ["fast"] * 3 and h_auto.backend == ["autograd"] * 3
@@ -54,14 +56,14 @@ def test_a_model_the_fast_step_does_not_know_trains_through_autograd(blobs, tmp_
     model.decoder.append(nn.Dropout(0.1))
     before = evaluation.evaluate_elbo(model, blobs[500:], seed=0)["elbo"]
     cfg = _config(epochs=6, lr=1e-3)
-    trained, hist = training.train(cfg, blobs[:500], blobs[500:], tmp_path / "c.pt",
+    trained, hist = loop.train(cfg, blobs[:500], blobs[500:], tmp_path / "c.pt",
                                    progress=False, model=model)
     assert hist.backend == ["autograd"] * 6
     assert hist.val_elbo[-1] > before + 100
     meta = checkpoints.load_checkpoint(tmp_path / "c.pt")["meta"]["training_backend"]
     assert meta["used"] == "autograd" and "LayerNorm" in meta["auto_reason"]
     with pytest.raises(ValueError, match="backend 'fast' cannot train this model.*LayerNorm"):
-        training.train(_config(epochs=1, backend="fast"), blobs[:64], blobs[500:],
+        loop.train(_config(epochs=1, backend="fast"), blobs[:64], blobs[500:],
                        tmp_path / "fast.pt", progress=False, model=model)
 
 
@@ -72,7 +74,7 @@ def test_autograd_backend_step_is_the_reference_update(blobs):
     b.load_state_dict(a.state_dict())
     opt_a, opt_b = torch.optim.Adam(a.parameters(), lr=1e-3), torch.optim.Adam(b.parameters(), lr=1e-3)
     x = blobs[:64]
-    training.train_epoch(a, opt_a, x, 16, torch.Generator().manual_seed(0),
+    loop.train_epoch(a, opt_a, x, 16, torch.Generator().manual_seed(0),
                          torch.Generator().manual_seed(1), backend="autograd")
     perm = torch.randperm(64, generator=torch.Generator().manual_seed(0))
     noise = torch.Generator().manual_seed(1)
@@ -86,7 +88,7 @@ def test_autograd_backend_step_is_the_reference_update(blobs):
 
 
 def test_same_seed_same_numbers(blobs, tmp_path):
-    train = lambda cfg, name: training.train(cfg, blobs[:300], blobs[500:], tmp_path / name,
+    train = lambda cfg, name: loop.train(cfg, blobs[:300], blobs[500:], tmp_path / name,
                                              progress=False)[1]
     h1, h2, h3 = train(_config(), "a.pt"), train(_config(), "b.pt"), train(_config(seed=1), "c.pt")
     assert h1.train_elbo == h2.train_elbo and h1.val_elbo == h2.val_elbo
@@ -94,7 +96,7 @@ def test_same_seed_same_numbers(blobs, tmp_path):
 
 
 def test_kill_and_resume_reproduces_the_history(blobs, tmp_path):
-    full_model, full = training.train(_config(epochs=4), blobs[:300], blobs[500:],
+    full_model, full = loop.train(_config(epochs=4), blobs[:300], blobs[500:],
                                       tmp_path / "full.pt", progress=False)
 
     def kill_after_two(epoch, history):
@@ -103,7 +105,7 @@ def test_kill_and_resume_reproduces_the_history(blobs, tmp_path):
 
     ckpt = tmp_path / "resumed.pt"
     with pytest.raises(KeyboardInterrupt):
-        training.train(_config(epochs=4), blobs[:300], blobs[500:], ckpt, progress=False,
+        loop.train(_config(epochs=4), blobs[:300], blobs[500:], ckpt, progress=False,
                        on_epoch_end=kill_after_two)
     # an unfinished run keeps its epochs beside the checkpoint; the final name means "finished"
     unfinished = checkpoints.in_progress_path(ckpt)
@@ -111,7 +113,7 @@ def test_kill_and_resume_reproduces_the_history(blobs, tmp_path):
     assert len(checkpoints.load_checkpoint(unfinished)["history"]["epoch"]) == 2
     with pytest.raises(FileNotFoundError, match="training is not finished.*resumed.partial.pt"):
         checkpoints.load_model(ckpt)
-    model, resumed = training.train(_config(epochs=4), blobs[:300], blobs[500:], ckpt,
+    model, resumed = loop.train(_config(epochs=4), blobs[:300], blobs[500:], ckpt,
                                     progress=False)
     assert ckpt.exists() and not unfinished.exists()
     assert resumed.train_elbo == full.train_elbo and resumed.val_elbo == full.val_elbo
@@ -121,7 +123,7 @@ def test_kill_and_resume_reproduces_the_history(blobs, tmp_path):
 
 def test_checkpoint_contents_and_reload(blobs, tmp_path):
     meta = provenance.provenance({"arch": "deep-128"})
-    model, hist = training.train(_config(epochs=1), blobs[:100], blobs[500:], tmp_path / "c.pt",
+    model, hist = loop.train(_config(epochs=1), blobs[:100], blobs[500:], tmp_path / "c.pt",
                                  meta=meta, progress=False)
     ckpt = checkpoints.load_checkpoint(tmp_path / "c.pt")
     assert set(ckpt) == set(checkpoints.CHECKPOINT_KEYS) == {"model", "optimizer", "rng",
@@ -139,41 +141,41 @@ def test_a_checkpoint_from_before_backends_resumes(blobs, tmp_path):
     """Checkpoints written before `backend` existed lack it in config and history: resuming
     takes the default and marks the old epochs 'unrecorded'."""
     path = tmp_path / "c.pt"
-    training.train(_config(epochs=1), blobs[:100], blobs[500:], path, progress=False)
+    loop.train(_config(epochs=1), blobs[:100], blobs[500:], path, progress=False)
     old = torch.load(path, weights_only=True)
     del old["config"]["backend"], old["history"]["backend"]
     torch.save(old, path)
-    _, hist = training.train(_config(epochs=2), blobs[:100], blobs[500:], path, progress=False)
+    _, hist = loop.train(_config(epochs=2), blobs[:100], blobs[500:], path, progress=False)
     assert hist.backend == ["unrecorded", "fast"]
 
 
 def test_more_epochs_extend_a_finished_checkpoint(blobs, tmp_path):
-    _, four = training.train(_config(epochs=4), blobs[:300], blobs[500:], tmp_path / "a.pt",
+    _, four = loop.train(_config(epochs=4), blobs[:300], blobs[500:], tmp_path / "a.pt",
                              progress=False)
-    training.train(_config(epochs=2), blobs[:300], blobs[500:], tmp_path / "b.pt", progress=False)
-    _, extended = training.train(_config(epochs=4), blobs[:300], blobs[500:], tmp_path / "b.pt",
+    loop.train(_config(epochs=2), blobs[:300], blobs[500:], tmp_path / "b.pt", progress=False)
+    _, extended = loop.train(_config(epochs=4), blobs[:300], blobs[500:], tmp_path / "b.pt",
                                  progress=False)
     assert extended.val_elbo == four.val_elbo
     assert len(checkpoints.load_checkpoint(tmp_path / "b.pt")["history"]["epoch"]) == 4
 
 
 def test_checkpoint_of_another_config_is_refused(blobs, tmp_path):
-    training.train(_config(epochs=1), blobs[:100], blobs[500:], tmp_path / "c.pt", progress=False)
+    loop.train(_config(epochs=1), blobs[:100], blobs[500:], tmp_path / "c.pt", progress=False)
     with pytest.raises(ValueError, match="different config"):
-        training.train(_config(epochs=1, lr=1e-3), blobs[:100], blobs[500:], tmp_path / "c.pt",
+        loop.train(_config(epochs=1, lr=1e-3), blobs[:100], blobs[500:], tmp_path / "c.pt",
                        progress=False)
 
 
 def test_non_finite_loss_names_epoch_and_step_and_keeps_checkpoint(blobs, tmp_path):
     ckpt = tmp_path / "c.pt"
-    training.train(_config(epochs=1), blobs[:96], blobs[500:], ckpt, progress=False)
+    loop.train(_config(epochs=1), blobs[:96], blobs[500:], ckpt, progress=False)
     good = checkpoints.load_checkpoint(ckpt)
     bad = blobs[:96].clone()
     bad[70] = float("nan")
     # epochs count from 1, as in the history: the first epoch was good, the second is not
     with pytest.raises(NonFiniteLossError,
                        match=r"epoch 2, step \d.*last good epoch \(1\) is kept at .*c\.pt"):
-        training.train(_config(epochs=2), bad, blobs[500:], ckpt, progress=False)
+        loop.train(_config(epochs=2), bad, blobs[500:], ckpt, progress=False)
     kept = checkpoints.load_checkpoint(ckpt)
     assert kept["history"] == good["history"]
     for k, v in good["model"].items():
@@ -184,7 +186,7 @@ def test_non_finite_loss_in_the_first_epoch_says_no_checkpoint_exists(blobs, tmp
     bad = blobs[:96].clone()
     bad[5] = float("nan")
     with pytest.raises(NonFiniteLossError, match=r"epoch 1, step \d.*no checkpoint was written"):
-        training.train(_config(epochs=1), bad, blobs[500:], tmp_path / "c.pt", progress=False)
+        loop.train(_config(epochs=1), bad, blobs[500:], tmp_path / "c.pt", progress=False)
     assert not (tmp_path / "c.pt").exists()
 
 
@@ -210,10 +212,10 @@ def test_a_resumed_run_says_from_which_epoch(blobs, tmp_path, caplog):
     def stop(epoch, history):
         raise Stop
     with pytest.raises(Stop):
-        training.train(_config(epochs=2), blobs[:64], blobs[500:], tmp_path / "c.pt",
+        loop.train(_config(epochs=2), blobs[:64], blobs[500:], tmp_path / "c.pt",
                        progress=False, on_epoch_end=stop)
-    with caplog.at_level("INFO", logger="vae_report.training"):
-        training.train(_config(epochs=2), blobs[:64], blobs[500:], tmp_path / "c.pt", progress=False)
+    with caplog.at_level("INFO", logger="vae_report.train.loop"):
+        loop.train(_config(epochs=2), blobs[:64], blobs[500:], tmp_path / "c.pt", progress=False)
     assert "seed 0: resumes after epoch 1 of 2 (c.partial.pt)" in caplog.messages
 
 
@@ -252,7 +254,7 @@ def test_checkpoints_load_on_the_cpu_whatever_the_device(blobs, tmp_path):
     """A checkpoint's generator states must stay CPU byte tensors: loading them onto the GPU
     made every resume (and every 01-train notebook) fail with "RNG state must be a
     torch.ByteTensor". "meta" stands in for a device that is not the CPU."""
-    training.train(_config(epochs=1), blobs[:64], blobs[500:], tmp_path / "c.pt", progress=False)
+    loop.train(_config(epochs=1), blobs[:64], blobs[500:], tmp_path / "c.pt", progress=False)
     model, ckpt = checkpoints.load_model(tmp_path / "c.pt", device="meta")
     assert next(model.parameters()).device.type == "meta"
     assert ckpt["rng"]["noise_device"] == "cpu"
@@ -262,20 +264,20 @@ def test_checkpoints_load_on_the_cpu_whatever_the_device(blobs, tmp_path):
 
 
 def test_a_checkpoint_drawn_on_another_kind_of_generator_names_the_fix(blobs, tmp_path):
-    training.train(_config(epochs=1), blobs[:64], blobs[500:], tmp_path / "c.pt", progress=False)
+    loop.train(_config(epochs=1), blobs[:64], blobs[500:], tmp_path / "c.pt", progress=False)
     ckpt = torch.load(tmp_path / "c.pt", weights_only=True)
     ckpt["rng"]["noise_device"] = "cuda"
     torch.save(ckpt, tmp_path / "c.pt")
     with pytest.raises(ValueError, match=r"holds a cuda noise generator's state.*delete it"):
-        training.train(_config(epochs=2), blobs[:64], blobs[500:], tmp_path / "c.pt",
+        loop.train(_config(epochs=2), blobs[:64], blobs[500:], tmp_path / "c.pt",
                        progress=False)
 
 
 @pytest.mark.parametrize("n, batch, latent", [(48, 16, 64), (40, 16, 64), (33, 8, 64), (30, 4, 8)])
 def test_one_draw_per_epoch_equals_one_draw_per_step(n, batch, latent):
-    """The epoch's noise is drawn in one call (devices.epoch_draws), which must give exactly the
+    """The epoch's noise is drawn in one call (engine.epoch_draws), which must give exactly the
     per-step draws the trainer made before: the same numbers and the same generator state after."""
-    from vae_report.devices import epoch_draws
+    from vae_report.train.engine import epoch_draws
 
     per_step = torch.Generator().manual_seed(3)
     perm_gen = torch.Generator().manual_seed(2)

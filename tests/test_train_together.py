@@ -1,10 +1,10 @@
-"""A run's models in one process (training.train_models(together=True), engine.Several): each
+"""A run's models in one process (loop.train_models(together=True), engine.Several): each
 model ends with the checkpoint it gets when its architecture trains on its own, bit for bit;
 killed, it resumes exactly; a model left behind catches up first."""
 import pytest
 import torch
 
-from vae_report import checkpoints, training
+from vae_report.train import checkpoints, loop
 from vae_report.errors import NonFiniteLossError
 
 # on a CPU `auto` stacks vanilla's seeds and trains deep-256's alone: a Several of three parts
@@ -16,7 +16,7 @@ class Kill(Exception):
 
 
 def _configs(epochs=3):
-    return [training.TrainConfig(arch=a, seed=s, epochs=epochs, batch_size=16, eval_batch_size=100)
+    return [loop.TrainConfig(arch=a, seed=s, epochs=epochs, batch_size=16, eval_batch_size=100)
             for a, s in MODELS]
 
 
@@ -25,7 +25,7 @@ def _paths(folder, name):
 
 
 def _train(blobs, paths, together=True, **kw):
-    return training.train_models(_configs(), blobs[:160], blobs[500:], paths, together=together,
+    return loop.train_models(_configs(), blobs[:160], blobs[500:], paths, together=together,
                                  progress=False, **kw)
 
 
@@ -49,7 +49,7 @@ def test_together_gives_each_model_what_it_gets_on_its_own(blobs, tmp_path):
     hist_apart = _train(blobs, apart, together=False)
     hist = _train(blobs, _paths(tmp_path, "together"))
     assert [h.backend for h in hist] == [h.backend for h in hist_apart] == \
-        [[training.STACKED] * 3] * 2 + [["fast"] * 3] * 2
+        [[loop.STACKED] * 3] * 2 + [["fast"] * 3] * 2
     for a_path, b_path in zip(apart, _paths(tmp_path, "together")):
         _, b = _assert_same(a_path, b_path)
         assert b["meta"]["training_backend"]["together"] == \
@@ -104,7 +104,7 @@ def test_every_model_needs_its_own_checkpoint_and_the_same_epoch_loop(blobs, tmp
     with pytest.raises(ValueError, match="checkpoint path of its own"):
         _train(blobs, [tmp_path / "same.pt"] * 4)
     configs = _configs()
-    configs[1] = training.TrainConfig(arch="vanilla", seed=1, batch_size=64)
+    configs[1] = loop.TrainConfig(arch="vanilla", seed=1, batch_size=64)
     with pytest.raises(ValueError, match="must share batch_size, epochs; train them in separate"):
-        training.train_models(configs, blobs[:160], blobs[500:], _paths(tmp_path, "m"))
+        loop.train_models(configs, blobs[:160], blobs[500:], _paths(tmp_path, "m"))
     assert not any(tmp_path.iterdir())

@@ -1,6 +1,6 @@
 """The seed's claims: the list keeps step with the seed's text, the metrics contract holds, and
 each claim's margin drives the verdict to each outcome on small synthetic tables
-(report.metrics_table's shape: one row per (run, seed, arch), exactly verdicts.METRIC_COLUMNS)."""
+(report.metrics_table's shape: one row per (run, seed, arch), exactly evidence.METRIC_COLUMNS)."""
 import math
 import re
 from pathlib import Path
@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 
 import vae_core as vc
-from vae_report import verdicts as v
+from vae_report.report import claims, evidence, judge, stats
 from vae_report.params import RUNS
-from vae_report.verdicts import DEEPEST, NOT_REPRODUCED, REPRODUCED, UNCLEAR
+from vae_report.report.evidence import DEEPEST
+from vae_report.report.stats import NOT_REPRODUCED, REPRODUCED, UNCLEAR
 
 ARCHS = list(vc.ARCHS)
 SEED_REPORT = Path(__file__).resolve().parents[2] / "shared" / "SEED-REPORT.md"
@@ -33,7 +34,7 @@ def table(seeds=FIVE, runs=tuple(RUNS), **columns):
         "test_discrete_log_lik": lambda r, s, a: 700.0 - 10 * ARCHS.index(a) + wiggle(s, a),
         "recon_sq_error": lambda r, s, a: 5.0 + ARCHS.index(a) + 0.1 * wiggle(s, a),
         "recon_sharpness": lambda r, s, a: 0.9 - 0.05 * ARCHS.index(a) + 0.01 * wiggle(s, a),
-        **{f"collapsed_kl_{t:g}": (lambda r, s, a: 5) for t in v.KL_THRESHOLDS},
+        **{f"collapsed_kl_{t:g}": (lambda r, s, a: 5) for t in evidence.KL_THRESHOLDS},
         "min_dim_kl": lambda r, s, a: 0.001 + 0.001 * wiggle(s, a), "active_units": lambda r, s, a: 50,
         "final_gap_nats": lambda r, s, a: 1.0 + wiggle(s, a),
         "val_gain_after_tenth": lambda r, s, a: 50.0 + wiggle(s, a),
@@ -51,18 +52,18 @@ def table(seeds=FIVE, runs=tuple(RUNS), **columns):
     defaults.update(columns)
     rows = {(r, s, a): {k: f(r, s, a) for k, f in defaults.items()}
             for r in runs for s in seeds for a in ARCHS}
-    t = pd.DataFrame.from_dict(rows, orient="index")[list(v.METRIC_COLUMNS)]
+    t = pd.DataFrame.from_dict(rows, orient="index")[list(evidence.METRIC_COLUMNS)]
     t.index = pd.MultiIndex.from_tuples(t.index, names=["run", "seed", "arch"])
     return t
 
 
 def claim(key):
-    return next(c for c in v.CLAIMS if c.key == key)
+    return next(c for c in claims.CLAIMS if c.key == key)
 
 
 def alone(key, t):
     """The verdict of one claim judged alone (a family of one: Holm = the test itself)."""
-    return v.judge(t, [claim(key)])[0]
+    return judge.judge(t, [claim(key)])[0]
 
 
 def outcome(key, **columns):
@@ -85,29 +86,29 @@ def _flat(text):
 def test_every_quote_is_the_seeds_own_words_and_in_its_order():
     seed = _flat(SEED_REPORT.read_text())
     positions = []
-    for item in [*v.CLAIMS, *v.NOT_JUDGED]:
+    for item in [*claims.CLAIMS, *claims.NOT_JUDGED]:
         assert _flat(item.quote) in seed, item.quote
-    for c in v.CLAIMS:
+    for c in claims.CLAIMS:
         for quote in c.also:
             assert _flat(quote) in seed, quote
-    for c in v.CLAIMS:
+    for c in claims.CLAIMS:
         positions.append(seed.index(_flat(c.quote)))
     assert positions == sorted(positions), "CLAIMS are listed in the seed's order"
 
 
 def test_each_claim_is_complete_and_unique():
-    keys = [c.key for c in v.CLAIMS]
+    keys = [c.key for c in claims.CLAIMS]
     assert len(keys) == len(set(keys))
-    for c in v.CLAIMS:
+    for c in claims.CLAIMS:
         assert c.claim and c.test and c.where and c.delta >= 0 and callable(c.margin), c.key
-    for n in v.NOT_JUDGED:
+    for n in claims.NOT_JUDGED:
         assert n.why and n.where
     # the claims the issue found missing are on the list
     assert {"others_collapse", "deepest_rises_again", "deep256_no_collapse_b",
             "batch16_breaks_chain", "std_collapses"} <= set(keys)
     # a lecture expectation the seed doubts is not a claim of its results
     assert "batch16_regularises" not in keys
-    assert any("implicit regularization" in n.quote for n in v.NOT_JUDGED)
+    assert any("implicit regularization" in n.quote for n in claims.NOT_JUDGED)
 
 
 # --------------------------------------------------------------------------------------------
@@ -117,26 +118,26 @@ def test_each_claim_is_complete_and_unique():
 def test_a_missing_or_renamed_metric_raises():
     t = table()
     with pytest.raises(ValueError, match="missing \\['test_iwae'\\]"):
-        v.judge(t.drop(columns=["test_iwae"]))
+        judge.judge(t.drop(columns=["test_iwae"]))
     with pytest.raises(ValueError, match="unexpected \\['test_iwae_renamed'\\]"):
-        v.judge(t.rename(columns={"test_iwae": "test_iwae_renamed"}))
+        judge.judge(t.rename(columns={"test_iwae": "test_iwae_renamed"}))
     with pytest.raises(ValueError, match="no metric"):
-        v.by_seed(t, "original", "nonexistent")
+        evidence.by_seed(t, "original", "nonexistent")
 
 
 def test_a_run_or_architecture_left_out_is_not_measured_and_leaves_the_family():
     t = table()
     small = t[t.index.get_level_values("arch").isin(["vanilla", "deep-128"])]
-    judged = {j.claim.key: j for j in v.judge(small)}
+    judged = {j.claim.key: j for j in judge.judge(small)}
     assert judged["deep512_highest_elbo"].verdict == UNCLEAR
     assert "not measured" in judged["deep512_highest_elbo"].evidence
     assert judged["deep512_highest_elbo"].test is None
     no_variant = t[t.index.get_level_values("run").isin(["original", "retrained"])]
-    judged = {j.claim.key: j for j in v.judge(no_variant)}
+    judged = {j.claim.key: j for j in judge.judge(no_variant)}
     assert "not measured: this study lacks run A′" in judged["batch16_breaks_chain"].evidence
-    table_ = v.evaluate_claims(no_variant)
-    assert list(table_.columns) == v.COLUMNS and len(table_) == len(v.CLAIMS)
-    assert table_.loc[table_.claim == claim("batch16_breaks_chain").claim, v.COLUMNS[2]].iloc[0] == "—"
+    table_ = judge.evaluate_claims(no_variant)
+    assert list(table_.columns) == judge.COLUMNS and len(table_) == len(claims.CLAIMS)
+    assert table_.loc[table_.claim == claim("batch16_breaks_chain").claim, judge.COLUMNS[2]].iloc[0] == "—"
 
 
 def test_holm_runs_over_the_claims_measured():
@@ -145,7 +146,7 @@ def test_holm_runs_over_the_claims_measured():
     t = table(test_elbo=lambda r, s, a: 800.0 + (3.0 + [0, 2.0, -1.5, 1.0, -1.0][s]
                                                    if a == "deep-512" else -10 * ARCHS.index(a)))
     assert alone("deep512_highest_elbo", t).verdict == REPRODUCED
-    family = {j.claim.key: j for j in v.judge(t)}
+    family = {j.claim.key: j for j in judge.judge(t)}
     assert family["deep512_highest_elbo"].verdict == UNCLEAR
     assert family["deep512_highest_elbo"].parts[0].level < 0.05 / 2
 
@@ -183,7 +184,7 @@ def test_deepest_lowest_and_rises_again():
 
 def test_one_row_for_deep512s_two_sentences_and_the_conventions_beside_it():
     c = claim("deep512_highest_elbo")
-    assert "deep512_best_one_layer" not in [x.key for x in v.CLAIMS]
+    assert "deep512_best_one_layer" not in [x.key for x in claims.CLAIMS]
     assert c.also and c.conventions
     # best by the ELBO, worst of the one-layer models by the 8-bit likelihood
     lead = lambda r, s, a: {"deep-512": 850.0 + jitter(s), "deep-256": 840.0}.get(a, 700.0)  # noqa: E731
@@ -191,7 +192,7 @@ def test_one_row_for_deep512s_two_sentences_and_the_conventions_beside_it():
     j = alone("deep512_highest_elbo", table(test_elbo=lead, test_iwae=lead, test_discrete_log_lik=worst))
     assert j.verdict == REPRODUCED
     assert j.conventions == {"IWAE bound": REPRODUCED, "8-bit": NOT_REPRODUCED}
-    assert v.likelihood_dependence([j]) == [(c.claim, REPRODUCED, j.conventions)]
+    assert judge.likelihood_dependence([j]) == [(c.claim, REPRODUCED, j.conventions)]
 
 
 def test_validation_follows_training_in_nats():
@@ -240,11 +241,11 @@ def test_collapse_claims_use_the_seeds_threshold():
     open_ = lambda r, s, a: 0.5 + 0.01 * s if a == "vanilla" else 0.001   # noqa: E731
     assert outcome("vanilla_no_collapse", min_dim_kl=open_) == REPRODUCED
     many = {f"collapsed_kl_{t:g}": (lambda r, s, a: 40 + s if a == DEEPEST else 5 + (s % 2))
-            for t in v.KL_THRESHOLDS}
+            for t in evidence.KL_THRESHOLDS}
     assert outcome("deepest_most_collapsed", **many) == REPRODUCED
     assert outcome("deepest_majority_collapsed", **many) == REPRODUCED
     few = {f"collapsed_kl_{t:g}": (lambda r, s, a: 10 + s if a == DEEPEST else 30 + (s % 2))
-           for t in v.KL_THRESHOLDS}
+           for t in evidence.KL_THRESHOLDS}
     assert outcome("deepest_most_collapsed", **few) == NOT_REPRODUCED
     assert outcome("deepest_majority_collapsed", **few) == NOT_REPRODUCED
     # "others have some": every other model's smallest KL is below 0.01 (the default, 0.001 …)
@@ -267,8 +268,8 @@ def test_sample_claims():
     assert outcome("elbo_not_enough", frechet_distance=against) == REPRODUCED
     assert outcome("elbo_not_enough") == NOT_REPRODUCED     # default: both rank the same way
     # the FD claims' δ is the distance between two sets of real digits
-    j = v.judge(table(frechet_distance=best), [claim("deepest_samples_digit_like")], reference_fd=2.55)[0]
-    assert "δ = 2.55" in v.effect_text(j, 2.55)
+    j = judge.judge(table(frechet_distance=best), [claim("deepest_samples_digit_like")], reference_fd=2.55)[0]
+    assert "δ = 2.55" in judge.effect_text(j, 2.55)
 
 
 def test_the_seed_faithful_chain_decides_the_chain_claims():
@@ -327,19 +328,19 @@ def test_chain_claims():
 
 def test_the_claims_table_reads_as_the_report_shows_it():
     t = table()
-    shown = v.evaluate_claims(t)
-    assert list(shown.columns) == v.COLUMNS and len(shown) == len(v.CLAIMS)
-    assert {x.split(" (")[0] for x in shown.verdict} <= set(v.VERDICTS)
+    shown = judge.evaluate_claims(t)
+    assert list(shown.columns) == judge.COLUMNS and len(shown) == len(claims.CLAIMS)
+    assert {x.split(" (")[0] for x in shown.verdict} <= set(stats.VERDICTS)
     row = shown[shown.claim == claim("validation_follows_training").claim].iloc[0]
-    effect = row[v.COLUMNS[2]]
+    effect = row[judge.COLUMNS[2]]
     assert "run A: " in effect and "run B: " in effect and "5/5 seeds" in effect and "δ = 2" in effect
-    appendix = v.claims_appendix(t)
-    assert list(appendix.columns) == v.APPENDIX_COLUMNS
+    appendix = judge.claims_appendix(t)
+    assert list(appendix.columns) == judge.APPENDIX_COLUMNS
     words = appendix[appendix.claim == claim("validation_follows_training").claim].iloc[0]
     assert words["the seed's words"].startswith("“the validation loss follows exactly")
-    one = v.evaluate_claims(table(seeds=(0,)))
+    one = judge.evaluate_claims(table(seeds=(0,)))
     assert {x.split(" (")[0] for x in one.verdict} == {UNCLEAR}            # one seed: no test
-    assert all("not testable" in m or m == "—" for m in one[v.COLUMNS[2]])
+    assert all("not testable" in m or m == "—" for m in one[judge.COLUMNS[2]])
 
 
 @pytest.mark.parametrize("archs", [["vanilla"], [DEEPEST], ["vanilla", "deep-128"]])
@@ -347,8 +348,8 @@ def test_a_selection_of_few_architectures_is_judged_without_error(archs):
     """`make report ARCHS=vanilla`: a claim that needs other models is not measured."""
     t = table(runs=("original",))
     t = t[t.index.get_level_values("arch").isin(archs)]
-    judged = v.judge(t)
-    assert len(judged) == len(v.CLAIMS)
+    judged = judge.judge(t)
+    assert len(judged) == len(claims.CLAIMS)
     for j in judged:
         assert j.test is not None or j.evidence.startswith("not measured"), j.claim.key
     assert all(j.test is None for j in judged if "run b" in j.claim.claim.lower())
@@ -363,10 +364,10 @@ def test_every_sentence_of_the_seed_is_judged_or_listed_with_its_reason():
              and not re.match(r"^(Figure|Table|\(a\)|\(b\)|\(c\)|parameter|model|type)\b", line.strip())]
     sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z])", _flat(" ".join(lines)).strip())
     assert len(sentences) > 60
-    quotes = [_flat(q) for c in v.CLAIMS for q in (c.quote, *c.also)]
-    quotes += [_flat(n.quote) for n in v.NOT_JUDGED]
+    quotes = [_flat(q) for c in claims.CLAIMS for q in (c.quote, *c.also)]
+    quotes += [_flat(n.quote) for n in claims.NOT_JUDGED]
     left = [s for s in sentences if not any(q in s or s in q for q in quotes)
-            and not any(s.startswith(_flat(opening)) for opening in v.NARRATIVE)]
+            and not any(s.startswith(_flat(opening)) for opening in claims.NARRATIVE)]
     assert not left, left
     # and nothing is listed twice over: a narrative opening is not also a claim
-    assert not [o for o in v.NARRATIVE if any(_flat(o) in q for q in quotes)]
+    assert not [o for o in claims.NARRATIVE if any(_flat(o) in q for q in quotes)]

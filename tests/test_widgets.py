@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from vae_report import explore
+from vae_report.explore import models, views
 
-widgets = pytest.importorskip("vae_report.widgets", reason="ipywidgets is pinned in requirements.txt")
+widgets = pytest.importorskip("vae_report.explore.widgets", reason="ipywidgets is pinned in requirements.txt")
 
 
 def _shown(panel):
@@ -14,7 +14,7 @@ def _shown(panel):
 
 
 def test_the_interpolation_slider_moves_along_the_path(here):
-    m = explore.load("t/original/seed-0/deep-128", device="cpu")
+    m = models.load("t/original/seed-0/deep-128", device="cpu")
     panel = widgets.interpolation_panel(m, start=0, end=3, steps=5)
     first = _shown(panel)
     assert first[0][:4] == b"\x89PNG" and "t = 0.00" in first[1]
@@ -26,10 +26,10 @@ def test_the_interpolation_slider_moves_along_the_path(here):
 
 
 def test_the_traversal_controls_pick_a_dimension_and_its_value(here):
-    m = explore.load("t/original/seed-0/deep-128", device="cpu")
+    m = models.load("t/original/seed-0/deep-128", device="cpu")
     panel = widgets.traversal_panel(m, index=1)
     dims = [d for _, d in panel.controls["dim"].options]
-    assert dims == list(explore.traversal(m, "all", index=1, values=2).arrays["dims"])
+    assert dims == list(views.traversal(m, "all", index=1, values=2).arrays["dims"])
     before = _shown(panel)
     panel.controls["value"].value = 2.5
     after = _shown(panel)
@@ -39,7 +39,7 @@ def test_the_traversal_controls_pick_a_dimension_and_its_value(here):
 
 
 def test_the_chain_steps_and_resets(here):
-    m = explore.load("t/original/seed-0/vanilla", device="cpu")
+    m = models.load("t/original/seed-0/vanilla", device="cpu")
     panel = widgets.chain_panel(m, index=2, steps=6)
     start = _shown(panel)
     assert "step 0:" in start[1]
@@ -59,7 +59,7 @@ def test_play_shows_every_step_and_reset_stops_it_at_zero(here):
     """Play advances one step per tick, each drawn before the next (no frame skipped); Reset
     during Play stops at step 0 and no queued step moves it again (issue 34: it stopped at
     17, 20, 24)."""
-    m = explore.load("t/original/seed-0/vanilla", device="cpu")
+    m = models.load("t/original/seed-0/vanilla", device="cpu")
     panel = widgets.chain_panel(m, index=2, steps=6)
     drawn = []
     panel.controls["frame"].observe(lambda change: drawn.append(panel.label.value), "value")
@@ -78,13 +78,13 @@ def test_play_shows_every_step_and_reset_stops_it_at_zero(here):
 
 
 def test_the_chain_start_image_can_be_chosen_and_pictures_keep_their_size(here):
-    m = explore.load("t/original/seed-0/vanilla", device="cpu")
+    m = models.load("t/original/seed-0/vanilla", device="cpu")
     panel = widgets.chain_panel(m, index=2, steps=4)
     panel.controls["step"].click()
     first = _shown(panel)
     panel.controls["start"].value = 5
     assert panel.controls["frame"].value == 0 and _shown(panel)[0] != first[0]
-    expected = explore.chain(m, index=5, steps=4).arrays["means"][0]
+    expected = views.chain(m, index=5, steps=4).arrays["means"][0]
     assert (panel.state["view"].arrays["means"][0] == expected).all()      # frame 0: image 5
     width = int(panel.image.width)
     assert width == int.from_bytes(bytes(panel.image.value)[16:20], "big")
@@ -93,7 +93,7 @@ def test_the_chain_start_image_can_be_chosen_and_pictures_keep_their_size(here):
 
 def test_the_model_picker_loads_another_model(here):
     app = widgets.explorer_app("t/original/seed-0/deep-128", device="cpu")
-    assert list(app.controls["model"].options) == explore.available()
+    assert list(app.controls["model"].options) == models.available()
     assert [app.controls["tabs"].get_title(i) for i in range(3)] == ["interpolation", "traversal",
                                                                      "chain"]
     assert "deep-128" in app.label.value

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 import vae_core
-from vae_report import layout, workflow
+from vae_report import layout
+from vae_report.workflow import selection
 from vae_report.errors import ParameterError
 
 # starts JupyterLab, Snakemake, papermill or git: `make test-fast` leaves it out
@@ -48,13 +49,13 @@ def _planned(text):
 
 
 def test_the_selection_is_checked_with_the_choices_named():
-    workflow.check_selection("quick", ["original"], ["vanilla"])
+    selection.check_selection("quick", ["original"], ["vanilla"])
     with pytest.raises(ParameterError, match=r"PROFILE='nope' is not one of full, quick"):
-        workflow.check_selection("nope", ["original"], ["vanilla"])
+        selection.check_selection("nope", ["original"], ["vanilla"])
     with pytest.raises(ParameterError, match=r"RUNS: 'B' is not one of original, retrained"):
-        workflow.check_selection("quick", ["B"], ["vanilla"])
+        selection.check_selection("quick", ["B"], ["vanilla"])
     with pytest.raises(ParameterError, match=r"ARCHS: 'deep-999' is not one of vanilla, deep-128"):
-        workflow.check_selection("quick", ["original"], ["deep-999"])
+        selection.check_selection("quick", ["original"], ["deep-999"])
 
 
 @pytest.mark.parametrize("config, message", [
@@ -71,10 +72,10 @@ def test_a_bad_selection_stops_the_workflow_before_any_work(config, message, tmp
 
 def test_seeds_come_from_the_run_files_as_merged():
     from vae_report.params import study_parameters
-    assert workflow.run_seeds("retrained", "quick") == study_parameters("quick", "retrained")["seeds"]
+    assert selection.run_seeds("retrained", "quick") == study_parameters("quick", "retrained")["seeds"]
     import yaml
     for run in ("original", "retrained"):
-        assert workflow.run_seeds(run, "full") == \
+        assert selection.run_seeds(run, "full") == \
             yaml.safe_load((ROOT / "params" / "runs" / f"{run}.yaml").read_text())["seeds"]
 
 
@@ -88,7 +89,7 @@ def test_the_dag_has_a_job_per_step_run_seed_and_architecture(tmp_path):
     assert out.returncode == 0, out.stderr
     jobs = _planned(out.stdout)
     expected = {(r, s, a) for r in RUNS
-                for s in workflow.run_seeds(r, "quick") for a in workflow.run_archs(r, "quick")}
+                for s in selection.run_seeds(r, "quick") for a in selection.run_archs(r, "quick")}
     assert {a for r, _, a in expected if r == "original-exp"} == {
         "vanilla", "deep-512", "deep-512-256-128"}
     trained = [(w["run"], int(w["seed"]), w["arch"]) for r, w in jobs if r == "train"]
@@ -105,18 +106,18 @@ def test_the_dag_has_a_job_per_step_run_seed_and_architecture(tmp_path):
     narrowed = _planned(_dry_run(root, "profile=quick", "runs=retrained",
                                  "archs=vanilla deep-512").stdout)
     assert sorted((w["run"], w["arch"]) for r, w in narrowed if r == "train") == sorted(
-        ("retrained", a) for s in workflow.run_seeds("retrained", "quick")
+        ("retrained", a) for s in selection.run_seeds("retrained", "quick")
         for a in ("vanilla", "deep-512"))
 
 
 def test_code_of_follows_the_imports():
-    train = workflow.code_of("notebooks/01-train.ipynb")
-    assert {"vae_core.py", "vae_report/training.py", "vae_report/fast_step.py"} <= set(train)
-    assert "vae_report/figures.py" not in train and "vae_report/classifier.py" not in train
-    samples = workflow.code_of("notebooks/04-samples.ipynb")
-    assert {"vae_report/figures.py", "vae_report/classifier.py"} <= set(samples)
-    assert "vae_report/training.py" not in samples
-    assert "vae_report/verdicts.py" in workflow.code_of("notebooks/report.ipynb")
+    train = selection.code_of("notebooks/01-train.ipynb")
+    assert {"vae_core.py", "vae_report/train/loop.py", "vae_report/train/fast_step.py"} <= set(train)
+    assert "vae_report/pictures.py" not in train and "vae_report/metrics/classifier.py" not in train
+    samples = selection.code_of("notebooks/04-samples.ipynb")
+    assert {"vae_report/pictures.py", "vae_report/metrics/classifier.py"} <= set(samples)
+    assert "vae_report/train/loop.py" not in samples
+    assert "vae_report/report/judge.py" in selection.code_of("notebooks/report.ipynb")
 
 
 # ---- scratch copies of the workflow ------------------------------------------------------------
@@ -153,7 +154,7 @@ def test_a_missing_checkpoint_retrains_and_a_plot_edit_reruns_only_its_step(tmp_
     root = _scratch(tmp_path)
     shared = [root / "reports" / "quick" / "classifier" / "00-classifier.ipynb",
               root / "checkpoints" / "quick" / "classifier.pt", root / "data" / "MNIST" / "tensors.pt"]
-    seeds = workflow.run_seeds("original", "quick")
+    seeds = selection.run_seeds("original", "quick")
     cells = [p for s in seeds for p in _cell_outputs(root, seed=s)]
     _touch_all(cells + shared)
     config = ("profile=quick", "runs=original", "archs=vanilla")
@@ -310,7 +311,7 @@ def test_train_per_run_is_one_training_job_per_run_holding_all_its_models():
     assert [r for r, _ in jobs if r.startswith("train_")] == ["train_original_exp"]
     block = out.stdout.split("rule train_original_exp:")[1].split("\n\n")[0]
     outputs = re.search(r"output: (.+)", block).group(1).split(", ")
-    assert len(outputs) == len(workflow.run_seeds("original-exp", "quick")) * 3
+    assert len(outputs) == len(selection.run_seeds("original-exp", "quick")) * 3
     shell = _dry_run_shell(ROOT, "profile=quick", "runs=original-exp", "train_per=run")
     assert "--arch vanilla deep-512 deep-512-256-128 --together" in shell
     refused = _dry_run(ROOT, "profile=quick", "train_per=model")
@@ -336,9 +337,9 @@ def _dry_run_shell(cwd, *config):
 
 def test_training_jobs_run_the_costliest_first():
     order = sorted(((r, a) for r in ("original", "retrained") for a in vae_core.ARCHS),
-                   key=lambda ra: -workflow.training_priority("full", *ra))
+                   key=lambda ra: -selection.training_priority("full", *ra))
     assert order[0] == ("original", "deep-512-256-128") and order[-1] == ("retrained", "vanilla")
-    assert all(10 <= workflow.training_priority("full", r, a) < 20 for r, a in order)
+    assert all(10 <= selection.training_priority("full", r, a) < 20 for r, a in order)
 
 
 @pytest.mark.parametrize("line, message", [
@@ -363,7 +364,7 @@ def test_a_bad_parameter_file_stops_the_workflow_naming_the_file_and_line(line, 
 def test_a_damaged_classifier_is_rebuilt_with_what_was_built_from_it_and_a_dry_run_moves_nothing(tmp_path):
     """Issue 34: "moved aside, it will be rebuilt" then "Nothing to be done" was untrue —
     Snakemake does not remake a missing file while the outputs after it are current. The front
-    door (`make report`, `make cells`: vae_report.plan --repair) sets the file aside *and*
+    door (`make report`, `make cells`: vae_report.workflow.plan --repair) sets the file aside *and*
     deletes the notebooks built from it; a dry run (`make dry-run`, snakemake -n) moves nothing."""
     import torch
 
@@ -376,14 +377,14 @@ def test_a_damaged_classifier_is_rebuilt_with_what_was_built_from_it_and_a_dry_r
     _touch_all(outputs + [root / "reports" / "quick" / "classifier" / "00-classifier.ipynb"])
     weights.write_bytes(whole[: len(whole) // 2])                  # truncated
     ckpt = outputs[-1]                                              # a whole checkpoint: kept
-    selection = ["--profile", "quick", "--runs", "original", "--archs", "vanilla"]
+    chosen = ["--profile", "quick", "--runs", "original", "--archs", "vanilla"]
     dry = _dry_run(root, "profile=quick", "runs=original", "archs=vanilla")
-    looked = subprocess.run([sys.executable, "-m", "vae_report.plan", *selection], cwd=root,
+    looked = subprocess.run([sys.executable, "-m", "vae_report.workflow.plan", *chosen], cwd=root,
                             capture_output=True, text=True)
     assert weights.read_bytes() == whole[: len(whole) // 2], "a dry run moved the file"
     assert "damaged" not in dry.stderr                              # the Snakefile's parse: silent
     assert "classifier.pt is damaged" in looked.stderr and "will set it aside" in looked.stderr
-    fixed = subprocess.run([sys.executable, "-m", "vae_report.plan", "--repair", *selection],
+    fixed = subprocess.run([sys.executable, "-m", "vae_report.workflow.plan", "--repair", *chosen],
                            cwd=root, capture_output=True, text=True)
     assert fixed.returncode == 0, fixed.stderr
     assert "moved to classifier.pt.damaged; this run rebuilds it and the 3 notebook(s)" in fixed.stderr

@@ -20,9 +20,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .errors import DataError
-from .files import atomic_torch_save, atomic_write_bytes
-from .layout import PROJECT_ROOT, mnist_cache
+from vae_report.errors import DataError
+from vae_report.files import atomic_torch_save, atomic_write_bytes
+from vae_report.layout import PROJECT_ROOT, mnist_cache
 
 MNIST_FILES: dict[str, tuple[int, int]] = {
     # file name (torchvision's raw name) -> (idx magic number, number of dimensions)

@@ -5,7 +5,7 @@ import re
 
 import torch
 
-from .errors import ParameterError
+from vae_report.errors import ParameterError
 
 #: What the ``device`` parameter accepts.
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
@@ -28,22 +28,6 @@ def pick_device(name: str = "auto") -> torch.device:
         raise RuntimeError(f"device {name!r} was asked for but CUDA is not available; "
                            f"use device='cpu' or 'auto'")
     return torch.device(name)
-
-
-def epoch_draws(perm_gen: torch.Generator, noise_gen: torch.Generator, n: int, latent_dim: int,
-                dtype: torch.dtype, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
-    """One epoch's randomness of one model, drawn on the CPU and moved to ``device``: the batch
-    order ``perm [N]`` and the reparameterisation noise ``eps [N, D]``, row i the noise of the
-    i-th image of the epoch (step k uses rows k·B … k·B + B − 1).
-
-    Both generators are CPU generators, so a seed gives the same draws on any device, and a
-    checkpoint's generator states resume anywhere. One ``randn`` call per epoch gives exactly
-    the numbers of one call per step (CPU ``randn`` fills uniforms in order and transforms them
-    in blocks of 16; every step's B·D is a multiple of 16 for D = 64): checked by a test.
-    """
-    perm = torch.randperm(n, generator=perm_gen)
-    eps = torch.randn((n, latent_dim), generator=noise_gen, dtype=dtype)
-    return perm.to(device), eps.to(device)
 
 
 def set_threads(threads: int) -> None:

@@ -19,7 +19,7 @@ def _temporary_name(path: Path) -> Path:
 def _unwritable(path: Path, exc: OSError) -> Exception:
     """A DataError naming the file that could not be written and the fix (torch and the OS name
     neither: "Permission denied" and no path)."""
-    from .errors import DataError
+    from vae_report.errors import DataError
 
     return DataError(f"cannot write {path}: {exc.strerror or exc}; make {path.parent} writable "
                      f"(or point checkpoints_dir / reports_dir at a folder you can write)")
@@ -103,7 +103,7 @@ def repair_advice(path: str | os.PathLike, rebuild: str) -> str:
     published weights) is restored from git, not deleted — it cannot be rebuilt without the
     training behind it; any other is rebuilt as ``rebuild`` says. Asks git, so call it on the
     error path only."""
-    from . import layout
+    from vae_report import layout
 
     tracked = subprocess.run(["git", "ls-files", "--error-unmatch", str(path)],
                              cwd=layout.PROJECT_ROOT, capture_output=True).returncode == 0
@@ -119,7 +119,7 @@ def torch_load_or_explain(path: str | os.PathLike, what: str, fix: str | Callabl
     the file, ``what`` it is and the ``fix`` (a text, or a function giving it, called only then)
     when the file is damaged (torch raises several types for a damaged zip: ``RuntimeError``,
     ``OSError``, ``EOFError``, pickle errors)."""
-    from .errors import DataError
+    from vae_report.errors import DataError
 
     try:
         return torch.load(path, map_location=device, weights_only=True)

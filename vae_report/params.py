@@ -20,9 +20,9 @@ from typing import Any, Iterable, Mapping
 
 import vae_core
 
-from . import layout
-from .devices import check_device_name
-from .errors import ParameterError
+from vae_report import layout
+from vae_report.devices import check_device_name
+from vae_report.errors import ParameterError
 
 @dataclass(frozen=True)
 class Run:

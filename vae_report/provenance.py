@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 import torch
 
-from . import layout
+from vae_report import layout
 
 
 def git_commit() -> str:

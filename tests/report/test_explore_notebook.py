@@ -15,9 +15,9 @@ PROFILE = OUT.name
 
 
 def _model() -> str:
-    from vae_report import explore
+    from vae_report.explore import models
 
-    trained = [s for s in explore.available(PROFILE) if s.startswith(f"{PROFILE}/retrained/")]
+    trained = [s for s in models.available(PROFILE) if s.startswith(f"{PROFILE}/retrained/")]
     if not trained:
         pytest.skip(f"no trained or published model of profile {PROFILE!r} here")
     return next((s for s in trained if s.endswith("/deep-256")), trained[0])

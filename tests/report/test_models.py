@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from vae_report import explore
-from vae_report.evaluation import evaluate_elbo
+from vae_report.explore import models
+from vae_report.metrics.evaluation import evaluate_elbo
 from vae_report.params import MAIN_RUNS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +31,7 @@ def test_every_run_publishes_its_first_seed_and_the_classifier():
 
 @pytest.mark.parametrize("path", MODELS, ids=[str(p.relative_to(OUT)) for p in MODELS])
 def test_published_weights_give_the_reports_test_elbo(path):
-    m = explore.load(path, device="cpu")
+    m = models.load(path, device="cpu")
     assert m.classifier is not None or "no digit classifier" in " ".join(m.notes)
     cell = OUT / m.params.run / f"seed-{m.params.seed}" / m.params.arch / "02-elbo.json"
     reported = json.loads(cell.read_text())

@@ -6,12 +6,12 @@ from typing import Any, Literal, Mapping
 
 import torch
 
-from .data import MNISTSplits, load_mnist
-from .devices import pick_device, set_threads
-from .files import write_json
-from .layout import project_path
-from .params import StudyParams, check_params
-from .provenance import provenance
+from vae_report.data import MNISTSplits, load_mnist
+from vae_report.devices import pick_device, set_threads
+from vae_report.files import write_json
+from vae_report.layout import project_path
+from vae_report.params import StudyParams, check_params
+from vae_report.provenance import provenance
 
 
 def start_notebook(namespace: Mapping[str, Any],

@@ -10,12 +10,13 @@ from typing import Any, Mapping, Sequence
 
 import vae_core
 
+from vae_report.params import RUNS
 from . import stats
-from .params import RUNS
 from .seed_reference import SEED_TEST_ELBO
 from .stats import NOT_REPRODUCED, REPRODUCED, UNCLEAR
-from .verdicts import (CLAIMS, EXP_BREAKS_AT, VARIANT_A, VARIANT_B, Judged, by_seed, main_runs,
-                       verdict_text)
+from .claims import CLAIMS
+from .evidence import EXP_BREAKS_AT, VARIANT_A, VARIANT_B, by_seed, main_runs
+from .judge import Judged, verdict_text
 
 #: The words of the summary's limit (the ML Reproducibility Challenge's summary is one page).
 SUMMARY_WORDS = 250
@@ -264,7 +265,7 @@ def classifier_note(classifier: Mapping[str, Any]) -> str:
     return text
 
 
-#: Which claims each redrawn section discusses (every claim of verdicts.CLAIMS once: a test
+#: Which claims each redrawn section discusses (every claim of claims.CLAIMS once: a test
 #: checks it).
 SECTION_CLAIMS: dict[str, list[str]] = {
     "curves": ["vanilla_stops_early", "validation_follows_training", "deep_learn_further",

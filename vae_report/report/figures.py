@@ -20,10 +20,11 @@ import torch
 
 import vae_core
 
-from . import figures, verdicts
+from vae_report import pictures
+from vae_report.params import RUNS
+from . import evidence
 from .display import FigurePart
-from .params import RUNS
-from .report import Study
+from .gather import Study
 
 #: The widest figure (inches) and the smallest text (points): 8.5 pt × 6.9 / 7.6 ≥ 7.7 pt in the PDF.
 WIDTH = 7.6
@@ -88,7 +89,7 @@ def reconstructions(study: Study, run: str, fig_no: int) -> FigurePart:
     originals = study.first(run, study.archs[0])["originals"]
     rows = [originals] + [study.first(run, a)["reconstructions"] for a in study.archs]
     n = len(originals)
-    grid = figures.grid_uint8(torch.from_numpy(np.concatenate(rows)).float().div(255)
+    grid = pictures.grid_uint8(torch.from_numpy(np.concatenate(rows)).float().div(255)
                               .reshape(-1, vae_core.IMAGE_PIXELS), nrow=n)
     fig, ax = plt.subplots(figsize=(WIDTH, WIDTH * grid.shape[0] / grid.shape[1] + 0.3))
     ax.imshow(grid, cmap="gray", vmin=0, vmax=255)
@@ -116,7 +117,7 @@ def collapse(study: Study) -> FigurePart:
         sns.stripplot(data=data[data.run == RUNS[r].short], x="model", y="KL", hue="model",
                       palette=colours(study), size=3, jitter=0.25, legend=False, ax=ax)
         ax.set(yscale="log", ylabel="KL per dimension (nats)", xlabel="", title=RUNS[r].title)
-        ax.axhline(verdicts.KL_THRESHOLD, color="black", lw=0.8, ls="--")
+        ax.axhline(evidence.KL_THRESHOLD, color="black", lw=0.8, ls="--")
         ax.tick_params(axis="x", rotation=20)
     latent = study.params[study.runs[0]]["latent_dim"]
     return FigurePart(fig, "fig03-posterior-collapse.png",
@@ -131,7 +132,7 @@ def samples(study: Study, run: str, fig_no: int) -> FigurePart:
     fig, axes = plt.subplots(3, 3, figsize=(WIDTH, WIDTH * 1.05))
     for ax, a in zip(axes.flat, study.archs):
         s = study.first(run, a)["samples"][:36]
-        ax.imshow(figures.grid_uint8(torch.from_numpy(s).float().div(255).reshape(len(s), -1),
+        ax.imshow(pictures.grid_uint8(torch.from_numpy(s).float().div(255).reshape(len(s), -1),
                                      nrow=6), cmap="gray", vmin=0, vmax=255)
         ax.set_title(a)
     for ax in axes.flat:
@@ -183,7 +184,7 @@ def iwae_against_k(study: Study, fig_no: int) -> FigurePart:
                       f"the first {n_img} test images, for every model (first seed of each run): "
                       "the gain over K = 1 (the ELBO). For each image one set of K_max draws from "
                       "q(z|x) serves every K: the bound for K averages its ⌊K_max/K⌋ disjoint "
-                      "groups of K draws (`vae_report.iwae.iwae_curve`). Data: `02-elbo.json`.")
+                      "groups of K draws (`vae_report.metrics.iwae.iwae_curve`). Data: `02-elbo.json`.")
 
 
 def sample_classes(study: Study, fig_no: int) -> FigurePart:
@@ -212,7 +213,7 @@ def filmstrips(study: Study, run: str) -> FigurePart:
         ax.set_ylabel(a, rotation=0, ha="right", va="center")
         ax.set_xticks([])
         ax.set_yticks([])
-    steps = figures.filmstrip_steps(study.first(run, archs[0])["05-chain"]["steps"])
+    steps = pictures.filmstrip_steps(study.first(run, archs[0])["05-chain"]["steps"])
     axes[0, 0].set_title("steps " + ", ".join(map(str, steps)) + " (4 chains per model)")
     n = study.first(run, archs[0])["05-chain"]["steps"]
     return FigurePart(fig, f"chain-filmstrips-{run}.png",
@@ -224,7 +225,7 @@ def seed_chain_strips(study: Study, fig_no: int) -> FigurePart | None:
     """The seed's chains (plain, normalised, clipped) of one seed-faithful model: the first
     batch-16 model and seed whose plain chain broke, else the deepest batch-16 model's first
     seed, among the cells whose filmstrips are here; None when none recorded them."""
-    from .chain import CHAIN_KINDS
+    from vae_report.metrics.chain import CHAIN_KINDS
 
     # the cells whose filmstrips are here (the committed study keeps the first seed's)
     cells = [(k, c) for k, c in sorted(study.cells.items())
@@ -233,7 +234,7 @@ def seed_chain_strips(study: Study, fig_no: int) -> FigurePart | None:
     if not cells:
         return None
     broke = [(k, c) for k, c in cells if c["05-chain"]["seed_chains"]["plain"]["broke"]]
-    deepest = [kc for kc in cells if kc[0][2] == verdicts.DEEPEST]
+    deepest = [kc for kc in cells if kc[0][2] == evidence.DEEPEST]
     (run, seed, arch), cell = (broke or deepest or cells)[0]
     fates = cell["05-chain"]["seed_chains"]
     fig, axes = plt.subplots(len(CHAIN_KINDS), 1, figsize=(WIDTH, 1.6 * len(CHAIN_KINDS)),

@@ -21,11 +21,11 @@ from torch import Tensor, nn
 
 from vae_core import IMAGE_SIDE
 
-from .data import finite_pixels
-from .devices import flush_denormals
-from .errors import DataError
+from vae_report.data import finite_pixels
+from vae_report.devices import flush_denormals
+from vae_report.errors import DataError
+from vae_report.files import atomic_torch_save, torch_load_or_explain
 from .evaluation import batches
-from .files import atomic_torch_save, torch_load_or_explain
 
 _RETRAIN = "rerun notebooks/00-classifier.ipynb (`make report` does it) to retrain it"
 

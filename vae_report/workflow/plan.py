@@ -1,7 +1,7 @@
 """What ``make report`` is about to do, said before it starts: how many models it will train and
 how many notebooks it will run, roughly how long that takes, and the quicker ways to a report.
 
-    python -m vae_report.plan --profile full [--runs "retrained"] [--archs "vanilla"] [--jobs 2]
+    python -m vae_report.workflow.plan --profile full [--runs "retrained"] [--archs "vanilla"] [--jobs 2]
 
 The time is projected from the committed study's own measurements (``reports/full``: seconds
 per epoch of every model, one CPU thread each, on the 2-core machine that built it), scaled by
@@ -16,9 +16,9 @@ from typing import Sequence
 
 import vae_core
 
-from . import layout
-from .errors import ParameterError
-from .params import RUNS, study_parameters
+from vae_report import layout
+from vae_report.errors import ParameterError
+from vae_report.params import RUNS, study_parameters
 
 #: Seconds a cell's five notebooks take beyond training: ≈ 45 s of kernel start-ups and
 #: bookkeeping whatever the data (the quick profile: ≈ 50 s a cell), plus ≈ 95 s of evaluation on
@@ -52,7 +52,7 @@ def _duration(seconds: float) -> str:
 
 def plan(profile: str, runs: Sequence[str], archs: Sequence[str], jobs: int = 2) -> str:
     """The lines ``make report`` prints before any work (see the module)."""
-    from .workflow import run_archs, run_seeds
+    from .selection import run_archs, run_seeds
 
     train = evaluate = 0
     seconds = 0.0
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repair", action="store_true",
                     help="set damaged checkpoints aside so that this run rebuilds them")
     args = ap.parse_args(argv)
-    from .workflow import check_selection, set_aside_damaged
+    from .selection import check_selection, set_aside_damaged
 
     runs = args.runs.split() or list(RUNS)
     archs = args.archs.split() or list(vae_core.ARCHS)

@@ -9,8 +9,8 @@ from torch import Tensor
 
 from vae_core import IMAGE_PIXELS, IMAGE_SIDE
 
-from .chain import ChainResult
-from .data import finite_pixels
+from vae_report.metrics.chain import ChainResult
+from vae_report.data import finite_pixels
 
 
 def displayable(images: Tensor) -> Tensor:

@@ -22,9 +22,9 @@ import torch
 
 import vae_core
 
-from . import files
-from .errors import DataError
-from .files import atomic_torch_save, torch_load_or_explain
+from vae_report import files
+from vae_report.errors import DataError
+from vae_report.files import atomic_torch_save, torch_load_or_explain
 
 CHECKPOINT_KEYS: tuple[str, ...] = ("model", "optimizer", "rng", "history", "config", "meta")
 
@@ -162,7 +162,7 @@ def repair_advice(path: str | os.PathLike) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m vae_report.checkpoints SOURCE OUT``: publish a finished checkpoint (or, with
+    """``python -m vae_report.train.checkpoints SOURCE OUT``: publish a finished checkpoint (or, with
     ``--classifier``, the digit classifier's cache) as float16 weights; the workflow's rule for
     ``reports/<profile>/models/``. One error line naming the file on failure."""
     import argparse

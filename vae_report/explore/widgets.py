@@ -1,6 +1,6 @@
 """Sliders and buttons on the exploration views, for JupyterLab (``notebooks/explore.ipynb``).
 
-Glue only: every callback calls a function of :mod:`vae_report.explore` and puts its figure (as a
+Glue only: every callback calls a function of :mod:`~vae_report.explore.views` and puts its figure (as a
 PNG) into an ``ipywidgets.Image`` and its text into a label. Each panel is a :class:`Panel` whose
 ``controls`` a test can set (``panel.controls["frame"].value = 3``, ``.click()`` on a button) to
 check that the picture and the label follow. Importing this module imports ipywidgets; nothing
@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import ipywidgets as w
 
-from . import explore
+from . import models, views
 from .explore import Explorer
 
 
@@ -30,7 +30,7 @@ class Panel:
 
 
 def _show(panel: Panel, figure: Any, text: str) -> None:
-    png = explore.figure_png(figure)
+    png = views.figure_png(figure)
     panel.image.value = png
     # shown at the size it was drawn: JupyterLab stretches an Image to its panel's width
     # otherwise (a 167 px traversal at 913 px: blurry, its label pushed off-screen)
@@ -60,11 +60,11 @@ def interpolation_panel(m: Explorer, start: int = 0, end: int = 1, steps: int = 
                    [w.HBox([start_box, end_box]), frame])
 
     def recompute(_: Any = None) -> None:
-        panel.state["view"] = explore.interpolation(m, start_box.value, end_box.value, steps)
+        panel.state["view"] = views.interpolation(m, start_box.value, end_box.value, steps)
         redraw()
 
     def redraw(_: Any = None) -> None:
-        _show(panel, *explore.interpolation_frame(panel.state["view"], frame.value))
+        _show(panel, *views.interpolation_frame(panel.state["view"], frame.value))
 
     start_box.observe(recompute, "value")
     end_box.observe(recompute, "value")
@@ -76,7 +76,7 @@ def interpolation_panel(m: Explorer, start: int = 0, end: int = 1, steps: int = 
 def traversal_panel(m: Explorer, index: int | None = 0, span: float = 3.0) -> Panel:
     """A latent dimension (listed by KL, most informative first, with its state) and a slider
     for its value around test image ``index``: the decoded image and its class."""
-    dims = explore.traversal(m, "all", index=index, values=2).arrays
+    dims = views.traversal(m, "all", index=index, values=2).arrays
     options = [(f"z{d} · KL {kl:.2f}" + (" · collapsed" if c else " · active" if a else ""), int(d))
                for d, kl, a, c in zip(dims["dims"], dims["kl"], dims["active"], dims["collapsed"])]
     dim = w.Dropdown(options=options, value=int(dims["dims"][0]), description="dimension")
@@ -84,7 +84,7 @@ def traversal_panel(m: Explorer, index: int | None = 0, span: float = 3.0) -> Pa
     panel = _panel({"dim": dim, "value": value}, [dim, value])
 
     def redraw(_: Any = None) -> None:
-        view = explore.traversal_point(m, dim.value, value.value, index)
+        view = views.traversal_point(m, dim.value, value.value, index)
         _show(panel, view.figure, view.arrays["label"])
 
     dim.observe(redraw, "value")
@@ -113,7 +113,7 @@ def chain_panel(m: Explorer, index: int = 0, steps: int = 50, seed: int = 0) -> 
                    [start, w.HBox([play, step_button, reset_button, frame])])
 
     def recompute(_: Any = None) -> None:
-        panel.state["view"] = explore.chain(m, index=start.value, steps=steps, seed=seed)
+        panel.state["view"] = views.chain(m, index=start.value, steps=steps, seed=seed)
         play.value = False
         if frame.value == 0:
             redraw()
@@ -121,7 +121,7 @@ def chain_panel(m: Explorer, index: int = 0, steps: int = 50, seed: int = 0) -> 
 
     def redraw(_: Any = None) -> None:
         view = panel.state["view"]
-        _show(panel, explore.chain_frame(m, view, frame.value), explore.chain_label(view, frame.value))
+        _show(panel, views.chain_frame(m, view, frame.value), views.chain_label(view, frame.value))
 
     def step(_: Any = None) -> None:
         frame.value = min(frame.value + 1, steps)
@@ -181,9 +181,9 @@ PANELS: dict[str, Callable[[Explorer], Panel]] = {
 
 
 def explorer_app(model: str, choices: list[str] | None = None, device: str = "auto") -> Panel:
-    """A model picker (every trained model, :func:`explore.available`) above tabs holding the
+    """A model picker (every trained model, :func:`models.available`) above tabs holding the
     three panels; picking another model loads it and refills the tabs (the one shown stays)."""
-    choices = choices or explore.available() or [model]
+    choices = choices or models.available() or [model]
     picker = w.Dropdown(options=choices, value=model if model in choices else choices[0],
                         description="model")
     tabs = w.Tab()
@@ -200,7 +200,7 @@ def explorer_app(model: str, choices: list[str] | None = None, device: str = "au
         tabs.set_title(i, name)
 
     def build(_: Any = None) -> None:
-        m = explore.load(picker.value, device=device)
+        m = models.load(picker.value, device=device)
         panels = {name: make(m) for name, make in PANELS.items()}
         for holder, p in zip(holders, panels.values()):
             holder.children = [p.box]

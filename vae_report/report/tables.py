@@ -11,10 +11,11 @@ import pandas as pd
 
 import vae_core
 
-from . import findings, layout, provenance, verdicts
+from vae_report import layout, provenance
+from vae_report.params import RUNS
+from . import evidence, findings, judge
 from .display import TablePart
-from .params import RUNS
-from .report import Study
+from .gather import Study
 from .seed_reference import SEED_PARAM_COUNTS, SEED_TABLE1, SEED_TEST_ELBO
 
 
@@ -89,7 +90,7 @@ def architectures(study: Study) -> TablePart:
 
 def generalisation_gap(study: Study, metrics: Any) -> TablePart:
     """Training − validation ELBO at the last epoch, nats, per model and run (over seeds)."""
-    gap = pd.DataFrame({RUNS[r].short: pm(verdicts.by_seed(metrics, r, "final_gap_nats")
+    gap = pd.DataFrame({RUNS[r].short: pm(evidence.by_seed(metrics, r, "final_gap_nats")
                                            .loc[study.archs]) for r in study.runs})
     return TablePart(gap, "**Training − validation ELBO at the last epoch** (nats per image"
                      f"{spread_note(study)}): positive where a model scores its training images "
@@ -158,8 +159,8 @@ def collapse(study: Study, metrics: Any) -> TablePart:
     """Active units and collapsed dimensions at this study's KL threshold and either side."""
     latent = study.params[study.runs[0]]["latent_dim"]
     cols = [("active", "active_units")] + [(f"KL<{t:g}", f"collapsed_kl_{t:g}")
-                                           for t in verdicts.KL_THRESHOLDS]
-    table = pd.DataFrame({(RUNS[r].short, k): pm(verdicts.by_seed(metrics, r, key)
+                                           for t in evidence.KL_THRESHOLDS]
+    table = pd.DataFrame({(RUNS[r].short, k): pm(evidence.by_seed(metrics, r, key)
                                                  .loc[study.archs].astype(float), 0)
                           for r in study.runs for k, key in cols})
     return TablePart(table, f"**Active and collapsed latent dimensions** of {latent}, per "
@@ -206,7 +207,7 @@ def iwae_by_k(study: Study) -> TablePart:
 
 def elbo_against_iwae(study: Study, metrics: Any) -> TablePart:
     k = study.first(study.runs[0], study.archs[0])["02-elbo"]["iw_samples"]
-    table = pd.DataFrame({RUNS[r].short: verdicts.elbo_vs_iwae(metrics, r) for r in study.runs}).T
+    table = pd.DataFrame({RUNS[r].short: judge.elbo_vs_iwae(metrics, r) for r in study.runs}).T
     return TablePart(table, "**Does the ELBO rank the models as the tighter bound does?** "
                      f"Test-set ELBO against the K = {k} bound{spread_note(study)}.")
 
@@ -252,7 +253,7 @@ def chain_end(study: Study) -> TablePart:
 def chain_mixing(study: Study, metrics: Any) -> TablePart:
     """How the chains move: class changes, morphing and fading, confidence, distances."""
     def column(r: str, key: str) -> Any:
-        return pm(verdicts.by_seed(metrics, r, key).loc[study.archs], 2)
+        return pm(evidence.by_seed(metrics, r, key).loc[study.archs], 2)
     table = pd.concat({RUNS[r].short: pd.DataFrame({
         "class changes": column(r, "class_switches"),
         "morphing": column(r, "morphing_chains"),
@@ -281,7 +282,7 @@ def variant(study: Study) -> TablePart | None:
     of the seed's chains' fate (:func:`_fate`), the encoder's extreme log-variances along the
     plain chain, and the decoder's σ; None without variant runs or when their cells predate the
     seed's chains."""
-    from .chain import CHAIN_KINDS
+    from vae_report.metrics.chain import CHAIN_KINDS
 
     rows, lows, highs = {}, [], []
     for r in study.variants:
@@ -309,7 +310,7 @@ def variant(study: Study) -> TablePart | None:
                      f"ran all {steps} steps, the share of its final pixels ≥ 1 (the seed's “all "
                      "ones”) — the encoder's most extreme predicted log-variance along "
                      f"the plain chain (over all: {min(lows):.1f} … {max(highs):.1f}; float32's "
-                     f"exp(½·logvar) leaves its range beyond ±{2 * verdicts.EXP_BREAKS_AT:.0f}), "
+                     f"exp(½·logvar) leaves its range beyond ±{2 * evidence.EXP_BREAKS_AT:.0f}), "
                      "and the decoder's σ. Data: `05-chain.json` of the variant runs.",
                      {"decoder σ": "{:.3f}"})
 
@@ -377,7 +378,7 @@ def deviations(study: Study) -> TablePart:
         ("seeds", "one, unstated", seeds, "a spread for every number and a test for every claim"),
         ("ELBO units", "not stated (8.5–56.4)", "nats per image, the Gaussian's normalising "
          "constant included", "a stated convention; see the discussion for the scale"),
-        ("collapse", "by eye, from KL histograms", f"KL < {verdicts.KL_THRESHOLD:g} nats per "
+        ("collapse", "by eye, from KL histograms", f"KL < {evidence.KL_THRESHOLD:g} nats per "
          "dimension (0.005 and 0.02 shown); active units", "a number to test"),
         ("samples and chains", "by eye", "a CNN digit classifier trained here (≥ 99 %): Fréchet "
          "distance, class and confidence per frame", "a number to test"),

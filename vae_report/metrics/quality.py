@@ -8,9 +8,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from vae_report.data import finite_pixels
 from .chain import ChainResult
 from .classifier import DigitClassifier, classify
-from .data import finite_pixels
 from .evaluation import batches
 
 

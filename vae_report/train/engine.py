@@ -11,10 +11,10 @@ and two wrap them: :class:`Several` (steppers of different architectures — a w
 one) and :class:`Graphed` (the step captured once as a CUDA graph and replayed).
 
 :func:`run_epoch` is the epoch for all of them: each model's batch order and noise are drawn in one
-call from its own CPU generators (``devices.epoch_draws``), the ELBOs of every step are summed
+call from its own CPU generators (``epoch_draws``), the ELBOs of every step are summed
 on the device, and NaN/∞ is looked for every ``check_every`` steps (the only host
 synchronisations of an epoch; the step itself makes none: tests/test_fast_step.py).
-``training`` runs the epochs, validates and checkpoints.
+``loop`` runs the epochs, validates and checkpoints.
 """
 from __future__ import annotations
 
@@ -26,9 +26,24 @@ from torch import Tensor, nn
 
 import vae_core
 
+from vae_report.errors import NonFiniteLossError
 from . import fast_step
-from .devices import epoch_draws
-from .errors import NonFiniteLossError
+
+
+def epoch_draws(perm_gen: torch.Generator, noise_gen: torch.Generator, n: int, latent_dim: int,
+                dtype: torch.dtype, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
+    """One epoch's randomness of one model, drawn on the CPU and moved to ``device``: the batch
+    order ``perm [N]`` and the reparameterisation noise ``eps [N, D]``, row i the noise of the
+    i-th image of the epoch (step k uses rows k·B … k·B + B − 1).
+
+    Both generators are CPU generators, so a seed gives the same draws on any device, and a
+    checkpoint's generator states resume anywhere. One ``randn`` call per epoch gives exactly
+    the numbers of one call per step (CPU ``randn`` fills uniforms in order and transforms them
+    in blocks of 16; every step's B·D is a multiple of 16 for D = 64): checked by a test.
+    """
+    perm = torch.randperm(n, generator=perm_gen)
+    eps = torch.randn((n, latent_dim), generator=noise_gen, dtype=dtype)
+    return perm.to(device), eps.to(device)
 
 
 class Stepper(Protocol):

@@ -30,12 +30,12 @@ from torch import Tensor, nn
 
 import vae_core
 
+from vae_report.devices import flush_denormals
+from vae_report.errors import NonFiniteLossError
+from vae_report.metrics.evaluation import evaluate_elbo
 from . import fast_step
 from .checkpoints import in_progress_path, load_checkpoint, save_checkpoint
-from .devices import flush_denormals
 from .engine import Graphed, OneModel, Several, Stepper, run_epoch
-from .errors import NonFiniteLossError
-from .evaluation import evaluate_elbo
 from .seed_stack import SeedStack, stack_problem, stacking_pays
 
 #: Says which runs resume from which epoch (scripts/train_seeds.py prints it).
@@ -148,7 +148,7 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, b
 def _rng_state(perm_gen: torch.Generator, noise_gen: torch.Generator,
                torch_state: Tensor) -> dict[str, Any]:
     """The generator states a checkpoint keeps: CPU byte tensors whatever the training device
-    (both training generators are CPU generators: ``devices.epoch_draws``), and the device kind
+    (both training generators are CPU generators: ``engine.epoch_draws``), and the device kind
     they were drawn for."""
     return {"perm": perm_gen.get_state(), "noise": noise_gen.get_state(),
             "torch": torch_state.cpu(), "noise_device": noise_gen.device.type}

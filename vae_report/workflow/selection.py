@@ -17,9 +17,9 @@ from typing import Any, Iterable
 
 import vae_core
 
-from . import layout
-from .errors import ParameterError
-from .params import RUNS, check_layers, layer_sources, study_parameters, suggestion
+from vae_report import layout
+from vae_report.errors import ParameterError
+from vae_report.params import RUNS, check_layers, layer_sources, study_parameters, suggestion
 
 PACKAGE = "vae_report"
 
@@ -84,7 +84,7 @@ def set_aside_damaged(profile: str, runs: Iterable[str], archs: Iterable[str],
     file while the outputs after it are current). One message per file, saying what happens.
     Nothing is deleted but executed notebooks, which the workflow writes again; the Makefile
     calls this before the workflow, never at the Snakefile's parse (a dry run moves nothing)."""
-    from .files import torch_file_problem
+    from vae_report.files import torch_file_problem
 
     found: list[tuple[Path, list[Path]]] = []
     judged: list[Path] = []                     # the notebooks that asked the classifier
@@ -189,15 +189,18 @@ def _encoder_weights(arch: str, latent_dim: int) -> int:
     return sum(a * b for a, b in zip(sizes, sizes[1:]))
 
 
-def _imported(source: str) -> set[str]:
-    """Project modules (``vae_core``, ``vae_report.<m>``) that Python ``source`` imports."""
+def _imported(source: str, package: str = "") -> set[str]:
+    """Project modules (``vae_core``, ``vae_report.<m>``, ``vae_report.<folder>.<m>``) that
+    Python ``source`` imports; ``package`` is the dotted package its relative imports start
+    from (a module's, for the package's own files)."""
     found = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:                                   # from . import x / from .x import y
-                base = f"{PACKAGE}.{node.module}" if node.module else PACKAGE
+                parent = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join(parent + ([node.module] if node.module else []))
             else:
                 base = node.module or ""
             names = [base] + [f"{base}.{a.name}" for a in node.names]
@@ -210,10 +213,17 @@ def _imported(source: str) -> set[str]:
 
 
 def _module_file(name: str) -> Path | None:
+    """The file of the project module ``name`` (``vae_report.metrics.chain`` →
+    ``vae_report/metrics/chain.py``, a package → its ``__init__.py``); None for a name that is
+    not a module (``from vae_report.metrics.chain import markov_chain`` also yields
+    ``vae_report.metrics.chain.markov_chain``)."""
     if name == "vae_core":
         return layout.PROJECT_ROOT / "vae_core.py"
-    path = layout.PROJECT_ROOT / PACKAGE / f"{name.split('.')[1]}.py"
-    return path if path.exists() else None         # `from vae_report import x` names modules
+    path = layout.PROJECT_ROOT.joinpath(*name.split("."))
+    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 @lru_cache(maxsize=None)
@@ -222,7 +232,8 @@ def _closure(module: str) -> frozenset[str]:
     if path is None:
         return frozenset()
     seen = {module}
-    for name in _imported(path.read_text()):
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    for name in _imported(path.read_text(), package):
         if _module_file(name) is not None and name not in seen:
             seen |= _closure(name)
     return frozenset(seen)

@@ -11,9 +11,9 @@ from typing import Any
 
 import vae_core
 
-from . import files, layout
-from .errors import DataError
-from .params import MAIN_RUNS, RUNS, study_parameters
+from vae_report import files, layout
+from vae_report.errors import DataError
+from vae_report.params import MAIN_RUNS, RUNS, study_parameters
 
 #: The files the report reads from every cell (beside the steps' JSON metrics) …
 CELL_FILES: tuple[str, ...] = ("history.csv",)
@@ -161,7 +161,7 @@ def load_study(profile: str, reports_dir: str = "reports", runs: list[str] | Non
     A run's parameters and seeds are those its cells were executed with (their provenance),
     which equal its parameter files' after ``make report``; when the files have changed since,
     ``Study.notes`` says so."""
-    from .workflow import check_selection, run_archs
+    from vae_report.workflow.selection import check_selection, run_archs
 
     check_selection(profile, runs or list(RUNS), archs or list(vae_core.ARCHS))
     chosen = [r for r in RUNS if r in runs] if runs else list(RUNS)
@@ -253,10 +253,10 @@ def reconstruction_error(elbo: dict[str, Any]) -> float:
 
 def metrics_table(cells: dict[tuple[str, int, str], dict[str, Any]]) -> Any:
     """The study as one DataFrame indexed by (run, seed, arch), exactly the columns of
-    ``verdicts.METRIC_COLUMNS`` (checked):
+    ``evidence.METRIC_COLUMNS`` (checked):
 
     ``test_elbo``, ``test_iwae`` (nats), ``recon_sq_error`` (:func:`reconstruction_error`),
-    ``collapsed_kl_<t>`` (dimensions with KL < t, each of ``verdicts.KL_THRESHOLDS``),
+    ``collapsed_kl_<t>`` (dimensions with KL < t, each of ``evidence.KL_THRESHOLDS``),
     ``min_dim_kl`` (the smallest dimension's KL, nats), ``active_units``, the learning-curve
     numbers of :func:`_curve_numbers`, ``decoder_std`` (the final σ), ``chain_finite``,
     ``final_saturated`` (share of the chain's last pixels ≥ 1), ``frechet_distance``,
@@ -267,7 +267,7 @@ def metrics_table(cells: dict[tuple[str, int, str], dict[str, Any]]) -> Any:
     import numpy as np
     import pandas as pd
 
-    from .verdicts import KL_THRESHOLDS, METRIC_COLUMNS, check_columns
+    from .evidence import KL_THRESHOLDS, METRIC_COLUMNS, check_columns
 
     rows = {}
     for (run, seed, arch), c in cells.items():
