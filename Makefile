@@ -52,7 +52,7 @@ latex: ## install xelatex for the PDF (Debian packages) when missing
 ## ---- the study ---------------------------------------------------------------------------
 .PHONY: report
 report: $(STAMP) ## render the study to reports/$(PROFILE)/report.{html,pdf} (PROFILE=full|quick, JOBS=2, EXECUTOR=local|slurm|gpu)
-	@$(PY) -m vae_report.plan --repair --profile $(PROFILE) --runs "$(RUNS)" --archs "$(ARCHS)" --jobs $(JOBS)
+	@$(PY) -m vae_report.workflow.plan --repair --profile $(PROFILE) --runs "$(RUNS)" --archs "$(ARCHS)" --jobs $(JOBS)
 	$(call SNAKEMAKE)
 
 .PHONY: render
@@ -65,12 +65,12 @@ render: $(STAMP) ## re-render the committed study's report (reports/full) from i
 
 .PHONY: cells
 cells: $(STAMP) ## run every (run, seed, architecture) notebook that is out of date, not the report
-	@$(PY) -m vae_report.plan --repair --profile $(PROFILE) --runs "$(RUNS)" --archs "$(ARCHS)" --jobs $(JOBS)
+	@$(PY) -m vae_report.workflow.plan --repair --profile $(PROFILE) --runs "$(RUNS)" --archs "$(ARCHS)" --jobs $(JOBS)
 	$(call SNAKEMAKE,cells)
 
 .PHONY: dry-run
 dry-run: $(STAMP) ## list the jobs `make report` would run now, and why (changes nothing)
-	@$(PY) -m vae_report.plan --profile $(PROFILE) --runs "$(RUNS)" --archs "$(ARCHS)" --jobs $(JOBS)
+	@$(PY) -m vae_report.workflow.plan --profile $(PROFILE) --runs "$(RUNS)" --archs "$(ARCHS)" --jobs $(JOBS)
 	$(call SNAKEMAKE,--dry-run --quiet rules)
 
 ## ---- development -------------------------------------------------------------------------
@@ -93,13 +93,13 @@ bench: $(STAMP) ## print training throughput and the projected study time (DEVIC
 	$(PY) scripts/bench.py --device $(DEVICE)
 
 # JupyterLab refuses to start as root without --allow-root (containers and CI run as root); the
-# project's notebooks are saved without outputs (vae_report/lab.py: exploring changes no file);
+# project's notebooks are saved without outputs (vae_report/explore/lab.py: exploring changes no file);
 # LAB_ARGS adds options, e.g. LAB_ARGS="--no-browser --port=8890".
 LAB_ARGS ?=
 .PHONY: lab
 lab: $(STAMP) ## JupyterLab on notebooks/explore.ipynb with the project's kernel (LAB_ARGS="--port=8890 --no-browser")
 	$(VENV)/bin/jupyter lab --notebook-dir="$(CURDIR)" $(if $(filter 0,$(shell id -u)),--allow-root) \
-		--ServerApp.contents_manager_class=vae_report.lab.ProjectContentsManager \
+		--ServerApp.contents_manager_class=vae_report.explore.lab.ProjectContentsManager \
 		$(LAB_ARGS) notebooks/explore.ipynb
 
 .PHONY: clean-quick

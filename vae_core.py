@@ -272,7 +272,7 @@ def elbo_terms(model: VAE, x: Tensor, generator: torch.Generator | None = None,
     noise ``eps [B, D]`` is drawn from ``generator`` unless given.
 
     The reference definition: the autograd training backend minimises ``.loss``; the fast step
-    (``vae_report.fast_step``) and the importance-weighted bound (``vae_report.iwae``) are
+    (``vae_report.train.fast_step``) and the importance-weighted bound (``vae_report.metrics.iwae``) are
     checked against it by tests.
     """
     q = model.encode(x)

@@ -3,7 +3,7 @@ import sys
 
 import vae_core
 from vae_report import layout
-from vae_report import workflow as wf
+from vae_report.workflow import selection as wf
 from vae_report.errors import ParameterError
 from vae_report.params import MAIN_RUNS, parameter_files
 
