@@ -255,11 +255,6 @@ def gaussian_log_likelihood(x: Tensor, mean: Tensor, std: Tensor | float) -> Ten
     return -0.5 * quad - log_std - 0.5 * pixels * LOG_2PI
 
 
-def standard_normal_log_density(z: Tensor) -> Tensor:
-    """log N(z; 0, I) summed over the last axis: ``[..., D] → [...]`` (the prior p(z))."""
-    return (-0.5 * z.square() - 0.5 * LOG_2PI).sum(-1)
-
-
 def kl_to_standard_normal(q: Posterior) -> Tensor:
     """Closed-form KL(N(mean, std²) || N(0, 1)) per dimension, ``[B, D]``; always ≥ 0."""
     var = q.std.square()

@@ -79,14 +79,15 @@ REPEATS = 3   # timing rounds per (architecture, batch); the fastest of each loo
 
 def ours_epoch_timer(arch: str, batch: int, x: torch.Tensor,
                      backend: str = "fast") -> Callable[[], float]:
-    """The study's loop (``loop.train_epoch`` with ``backend``) over ``x``, warmed up; returns
+    """The study's loop (``engine.run_epoch`` of one model with ``backend``) over ``x``, warmed up; returns
     a function that trains one more epoch and returns its seconds."""
     torch.manual_seed(0)
     model = vc.build_model(arch)
     opt = loop.make_optimizer(model, 3e-4, torch.device("cpu"))
     pg, ng = torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)
-    return _warmed_up_epoch(lambda data: loop.train_epoch(
-        model, opt, data, batch, pg, ng, backend=backend, check_every=10_000), x, batch)
+    stepper = engine.OneModel(model, opt, backend)
+    return _warmed_up_epoch(lambda data: engine.run_epoch(
+        stepper, data, batch, [pg], [ng], check_every=10_000)[0], x, batch)
 
 
 def _warmed_up_epoch(run: Callable[[torch.Tensor], Any], x: torch.Tensor,

@@ -175,24 +175,27 @@ def load_subset(path: str | None, n: int) -> torch.Tensor:
 
 def resume(device: torch.device, x: torch.Tensor, out: Path) -> dict[str, Any]:
     """Two epochs straight against one epoch, a stop, and a resumed second epoch."""
-    cfg = loop.TrainConfig(arch="deep-256", epochs=2, batch_size=16, seed=0,
-                               eval_batch_size=500)
+    # the study's values (params/base.yaml: this script reads no YAML), two epochs
+    cfg = loop.TrainConfig(arch="deep-256", latent_dim=64, init="default", decoder_sigma="softplus",
+                           encoder_std="softplus", lr=3e-4, epochs=2, batch_size=16, seed=0,
+                           eval_batch_size=500, backend="auto", eval_seed=1234, check_every=500)
     train_x, val_x = x[: len(x) * 4 // 5], x[len(x) * 4 // 5:]
     straight = out / "resume-straight.pt"
-    _, h_straight = loop.train(cfg, train_x, val_x, straight, device, progress=False)
+    (h_straight,) = loop.train_models([cfg], train_x, val_x, [straight], device, progress=False)
 
     class Stop(Exception):
         pass
 
-    def stop(epoch: int, history: Any) -> None:
+    def stop(epoch: int, histories: Any) -> None:
         raise Stop
 
     stopped = out / "resume-stopped.pt"
     try:
-        loop.train(cfg, train_x, val_x, stopped, device, progress=False, on_epoch_end=stop)
+        loop.train_models([cfg], train_x, val_x, [stopped], device, progress=False,
+                          on_epoch_end=stop)
     except Stop:
         pass
-    _, h_resumed = loop.train(cfg, train_x, val_x, stopped, device, progress=False)
+    (h_resumed,) = loop.train_models([cfg], train_x, val_x, [stopped], device, progress=False)
     a = torch.load(straight, weights_only=True)["model"]
     b = torch.load(stopped, weights_only=True)["model"]
     equal = all(torch.equal(a[k], b[k]) for k in a) and h_straight.val_elbo == h_resumed.val_elbo
@@ -284,8 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     archs = ["vanilla", "deep-512-256-128"] if args.tiny else list(vc.ARCHS)
     batches = [16, 64]
     start = time.time()
-    report: dict[str, Any] = {"tiny": args.tiny, "timing.environment": timing.environment(device)}
-    print(f"gpu_check on {report['timing.environment']}", flush=True)
+    report: dict[str, Any] = {"tiny": args.tiny, "environment": timing.environment(device)}
+    print(f"gpu_check on {report['environment']}", flush=True)
     checks: list[tuple[str, Callable[[], Any]]] = [
         ("device_vs_cpu", lambda: device_vs_cpu(device, archs, batches)),
         ("stacked_vs_single", lambda: stacked_vs_single(device, archs, 16)),

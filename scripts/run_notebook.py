@@ -1,9 +1,10 @@
 """Run one notebook of the study with papermill; the Snakefile calls it for every job.
 
-    run_notebook.py NOTEBOOK OUTPUT [-f PARAMS.yaml]... [-p KEY VALUE]...
+    run_notebook.py NOTEBOOK OUTPUT [-p KEY VALUE]...
 
-The parameters are papermill's: the ``-f`` YAML files merged shallowly in order (the last one
-wins), then the ``-p`` values (read as YAML: ``-p seed 2`` is the integer 2). The notebook runs
+The ``-p`` values are papermill's (read as YAML: ``-p seed 2`` is the integer 2): the cell a
+notebook is (``profile``, ``run``, ``seed``, ``arch``) and any change; the notebook reads every
+other value from ``params/*.yaml`` itself. The notebook runs
 into ``.<name>.partial.ipynb`` beside OUTPUT and takes OUTPUT's name only when every cell ran, so
 a partial notebook never takes a finished one's name; a failed run is kept as
 ``<name>.failed.ipynb`` with its cell outputs in ``<name>.log``. One line is printed when the
@@ -44,24 +45,18 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("notebook", type=Path)
     ap.add_argument("output", type=Path)
-    ap.add_argument("-f", dest="files", action="append", default=[], type=Path,
-                    help="a YAML file of parameters (repeatable; the last wins)")
     ap.add_argument("-p", dest="values", action="append", default=[], nargs=2,
-                    metavar=("KEY", "VALUE"), help="one parameter (repeatable; after the files)")
+                    metavar=("KEY", "VALUE"), help="one parameter (repeatable)")
     ap.add_argument("--label", default=None, help="what the progress lines call this run")
     ap.add_argument("--kernel-timeout", type=float, default=KERNEL_TIMEOUT,
                     help=f"seconds the kernel may take to answer (default {KERNEL_TIMEOUT})")
     return ap.parse_args(argv)
 
 
-def _parameters(files: list[Path], values: list[list[str]]) -> dict:
+def _parameters(values: list[list[str]]) -> dict:
     import yaml
 
-    merged: dict = {}
-    for f in files:
-        merged.update(yaml.safe_load(f.read_text()) or {})
-    merged.update({key: yaml.safe_load(value) for key, value in values})
-    return merged
+    return {key: yaml.safe_load(value) for key, value in values}
 
 
 def _log_to(path: Path) -> tuple[logging.Handler, "object"]:
@@ -129,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = out.with_name(f"{out.stem}.failed.ipynb")
     log = out.with_suffix(".log")
     label = args.label or str(out)
-    params = _parameters(args.files, args.values)
+    params = _parameters(args.values)
     start = time.time()
     stamp = lambda: time.strftime("%H:%M:%S")
     print(f"[{stamp()}] start {label}", flush=True)

@@ -50,14 +50,13 @@ def main(argv: list[str] | None = None) -> int:
         from vae_report.train import loop
         from vae_report.devices import pick_device, set_threads
         from vae_report.workflow.notebook import study_data
-        from vae_report.params import check_params, study_parameters
+        from vae_report.params import load_params
         from vae_report.provenance import provenance
 
-        values = study_parameters(args.profile, args.run)
-        values.update({key: yaml.safe_load(value) for key, value in args.values})
-        values.update(profile=args.profile, run=args.run)
+        given = {key: yaml.safe_load(value) for key, value in args.values}
         models = [dataclasses.replace(params, seed=s)                     # every (arch, seed)
-                  for params in (check_params({**values, "arch": a}) for a in args.arch)
+                  for params in (load_params(args.profile, args.run, **{**given, "arch": a})
+                                 for a in args.arch)
                   for s in params.seeds]
         params = models[0]
         set_threads(params.threads)

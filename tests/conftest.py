@@ -11,11 +11,13 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 from vae_report import layout
-from vae_report.train import checkpoints, loop
+from vae_report.train import checkpoints
+from vae_report.train.loop import TrainConfig, train_models
 from vae_report.metrics.classifier import ClassifierConfig, train_classifier
 from vae_report.data import load_mnist
-from vae_report.params import check_params
 from vae_report.provenance import provenance
+
+from configs import study_params
 
 
 def write_idx(path: Path, array: torch.Tensor, magic: int, compress: bool = True) -> Path:
@@ -75,18 +77,18 @@ def explore_study(tmp_path_factory):
     src = _tiny_idx(root / "src")
     data = load_mnist(root / "data", str(src), 0.2, 0)
     for arch in ("deep-128", "vanilla"):
-        params = check_params(dict(arch=arch, run="original", profile="t", seed=0, epochs=2,
-                                   batch_size=8, train_subset=0, eval_subset=0, eval_batch_size=7))
-        loop.train(loop.TrainConfig.from_params(params), data.train, data.val,
-                       layout.checkpoint_path("t", "original", 0, arch, root / "checkpoints"),
-                       meta=provenance(params.as_dict()), progress=False)
+        params = study_params(arch=arch, run="original", seed=0, epochs=2, batch_size=8,
+                              train_subset=0, eval_subset=0, eval_batch_size=7)
+        train_models([TrainConfig.from_params(params)], data.train, data.val,
+                     [layout.checkpoint_path("t", "original", 0, arch, root / "checkpoints")],
+                     meta=[provenance(params.as_dict())], progress=False)
     train_classifier(ClassifierConfig(epochs=1), data.train, data.train_labels, data.val,
                      data.val_labels, layout.classifier_path("t", root / "checkpoints"))
-    params = check_params(dict(arch="vanilla", run="retrained", profile="t", seed=0, epochs=1,
-                               batch_size=8, init="kaiming", train_subset=0, eval_subset=0))
+    params = study_params(arch="vanilla", run="retrained", seed=0, epochs=1, batch_size=8,
+                          train_subset=0, eval_subset=0)
     scratch = root / "scratch.pt"
-    loop.train(loop.TrainConfig.from_params(params), data.train, data.val, scratch,
-                   meta=provenance(params.as_dict()), progress=False)
+    train_models([TrainConfig.from_params(params)], data.train, data.val, [scratch],
+                 meta=[provenance(params.as_dict())], progress=False)
     checkpoints.publish_model(scratch, layout.published_model_path("t", "retrained", 0, "vanilla",
                                                                    root / "reports"))
     return root, src, scratch

@@ -2,6 +2,8 @@
 import json
 import math
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -36,12 +38,24 @@ def _warnings(nb):
 
 
 def _tiny(tmp_path, tiny_mnist):
-    return dict(arch="deep-128", run="r", profile="t", epochs=2, batch_size=8, train_subset=0,
+    """A cell of the quick profile's run A, shrunk to seconds, its files under ``tmp_path``."""
+    return dict(arch="deep-128", run="original", profile="quick", epochs=2, batch_size=8, train_subset=0,
                 eval_subset=0, iw_samples=3, chain_steps=4, chain_images=4, n_samples=9,
                 n_recon=4, eval_batch_size=7, mnist_source=str(tiny_mnist), seed=1, seeds=[0, 1],
                 iw_curve_ks=[1, 3], iw_curve_images=5, classifier_epochs=1, fid_samples=12,
                 data_dir=str(tmp_path / "data"), reports_dir=str(tmp_path / "reports"),
                 checkpoints_dir=str(tmp_path / "ckpt"))
+
+
+def _train(params):
+    """The cell's checkpoint, trained as the workflow's training job trains it (every seed of
+    ``params["seeds"]``), with the same parameters."""
+    given = [a for k, v in params.items() if k not in ("profile", "run", "arch", "seed")
+             for a in ("-p", k, json.dumps(v))]
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_seeds.py"), "--profile",
+                           params["profile"], "--run", params["run"], "--arch", params["arch"],
+                           "--quiet", *given], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
 
 
 def test_every_notebook_opens_with_a_sentence_then_its_parameters_cell():
@@ -52,7 +66,7 @@ def test_every_notebook_opens_with_a_sentence_then_its_parameters_cell():
         assert "parameters" in nb.cells[2].metadata.get("tags", []), path.name
         tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1, path.name
-        checks = ("check_params(globals())", "start_notebook(globals()",
+        checks = ("notebook_params(globals())", "start_notebook(globals()",
                   "models.check_settings(globals())")
         assert any(check in nb.cells[3].source for check in checks), path.name
 
@@ -63,15 +77,16 @@ def test_pipeline_steps_write_their_artifacts(tmp_path, tiny_mnist):
                   if k in ("profile", "classifier_epochs", "train_subset", "eval_subset", "fid_samples",
                            "mnist_source", "data_dir", "reports_dir", "checkpoints_dir")}
     printed = _warnings(_run("00-classifier", tmp_path, **clf_params))
-    clf = (tmp_path / "reports" / "t" / "classifier" / "classifier.json")
+    clf = (tmp_path / "reports" / "quick" / "classifier" / "classifier.json")
     assert 0.0 <= json.loads(clf.read_text())["test_accuracy"] <= 1.0
-    assert (tmp_path / "ckpt" / "t" / "classifier.pt").exists()
+    assert (tmp_path / "ckpt" / "quick" / "classifier.pt").exists()
+    _train(params)
     for step in layout.CELL_STEPS:
         printed += _warnings(_run(step, tmp_path, **params))
     assert printed == []                       # no UserWarning (e.g. float() of a grad tensor)
     with pytest.raises(FileNotFoundError, match="seed-0"):     # only seed 1 was run
-        load_cell("t", "r", "deep-128", str(tmp_path / "reports"))
-    cell = load_cell("t", "r", "deep-128", str(tmp_path / "reports"), seed=1)
+        load_cell("quick", "original", "deep-128", str(tmp_path / "reports"))
+    cell = load_cell("quick", "original", "deep-128", str(tmp_path / "reports"), seed=1)
     assert len(cell["history"]) == 2
     assert cell["01-train"]["n_params"] == SEED_PARAM_COUNTS["deep-128"]
     assert cell["02-elbo"]["test_iwae"] > cell["02-elbo"]["test_elbo"] - 50
@@ -83,12 +98,14 @@ def test_pipeline_steps_write_their_artifacts(tmp_path, tiny_mnist):
     assert len(cell["03-collapse"]["kl_per_dim"]) == 64
     assert cell["samples"].shape == (9, 28, 28) and cell["reconstructions"].shape == (4, 28, 28)
     assert cell["05-chain"]["steps"] == 4 and cell["gif"].stat().st_size > 0
-    assert cell["01-train"]["backend"] == "fast" and list(cell["history"].backend) == ["fast"] * 2
-    assert cell["01-train"]["provenance"]["training_backend"]["used"] == "fast"
+    # the training job stacks the two seeds of this small model on a CPU (stack_seeds: auto)
+    assert cell["01-train"]["backend"] == "fast-stacked"
+    assert list(cell["history"].backend) == ["fast-stacked"] * 2
+    assert cell["01-train"]["provenance"]["training_backend"]["used"] == "fast-stacked"
     prov = cell["02-elbo"]["provenance"]
     assert prov["params"]["arch"] == "deep-128" and "torch" in prov["versions"]
     assert prov["params"]["seed"] == 1
-    assert (tmp_path / "ckpt" / "t" / "r" / "seed-1" / "deep-128.pt").exists()
+    assert (tmp_path / "ckpt" / "quick" / "original" / "seed-1" / "deep-128.pt").exists()
     assert set(cell["02-elbo"]["iwae_curve"]) == {"1", "3"}
     quality = cell["04-samples"]
     assert sum(quality["class_counts"]) == 12 and quality["frechet_distance"] >= 0
@@ -121,6 +138,7 @@ def test_the_report_renders_a_selection_of_one_run_and_one_architecture(tmp_path
                   if k in ("profile", "classifier_epochs", "train_subset", "eval_subset", "fid_samples",
                            "mnist_source", "data_dir", "reports_dir", "checkpoints_dir")}
     _run("00-classifier", tmp_path, **clf_params)
+    _train(params)
     for step in layout.CELL_STEPS:
         _run(step, tmp_path, **params)
     # the report gathers every seed of params/runs/original.yaml; the other seeds' cells are

@@ -7,21 +7,57 @@ import yaml
 import vae_core as vc
 from vae_report import layout
 from vae_report.errors import ParameterError
-from vae_report.params import StudyParams, check_params, parameter_types
+from vae_report.params import (StudyParams, check_params, load_params, notebook_params,
+                               parameter_types, study_parameters)
 
 ROOT = Path(__file__).resolve().parents[1]
+QUICK_A = {**study_parameters("quick", "original"), "arch": "vanilla"}
 
 
 def _ns(**kw):
+    """A notebook's namespace holding every parameter (the quick profile's run A) and ``kw``."""
     ns = {"__name__": "__main__", "In": [], "Out": {}, "_i1": "x", "get_ipython": print,
-          "vc": vc, **StudyParams().as_dict()}
+          "vc": vc, **QUICK_A}
     ns.update(kw)
     return ns
 
 
-def test_defaults_validate():
-    p = check_params(_ns())
-    assert p == StudyParams()
+def test_the_schema_has_no_defaults_and_the_files_set_every_value():
+    """One home per value: StudyParams holds names, types and checks only; params/*.yaml hold
+    the values — every profile and run validates, a profile-wide notebook's too."""
+    import dataclasses
+
+    assert all(f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+               for f in dataclasses.fields(StudyParams))
+    for profile in ("full", "quick"):
+        assert load_params(profile).run is None and load_params(profile).arch is None
+        for run in ("original", "retrained", "original-exp", "retrained-exp"):
+            p = load_params(profile, run, arch="vanilla")
+            assert (p.profile, p.run) == (profile, run)
+    assert check_params(_ns()) == load_params("quick", "original", arch="vanilla")
+
+
+def test_a_notebook_names_its_cell_and_reads_the_rest_from_the_files():
+    p = notebook_params({"profile": "full", "run": "retrained", "seed": 3, "arch": "deep-512",
+                         "device": None, "In": [], "_": 1})
+    assert (p.profile, p.run, p.seed, p.arch) == ("full", "retrained", 3, "deep-512")
+    assert p.batch_size == 64 and p.init == "kaiming" and p.device == "auto"   # from the files
+    assert notebook_params({"profile": "quick", "run": "original", "arch": "vanilla",
+                            "epochs": 7, "device": "cpu"}).epochs == 7           # -p epochs 7
+    with pytest.raises(ParameterError, match="profile 'fulll': there is no params/profiles/fulll"
+                                             ".yaml; choose one of full, quick"):
+        notebook_params({"profile": "fulll", "run": "original"})
+    with pytest.raises(ParameterError, match="run 'B': there is no params/runs/B.yaml"):
+        load_params("quick", "B")
+    with pytest.raises(ParameterError, match="lr: must be a finite number > 0.*the value given for lr"):
+        load_params("quick", "original", lr=float("nan"))
+
+
+def test_a_parameter_without_a_value_names_where_it_belongs():
+    values = dict(QUICK_A)
+    del values["eval_seed"]
+    with pytest.raises(ParameterError, match="missing parameter.*eval_seed.*params/base.yaml"):
+        check_params(values)
 
 
 def test_unknown_key_is_named_with_suggestion():
@@ -47,7 +83,7 @@ def test_a_float_yaml_read_as_a_string_gets_the_right_fix(written, fix):
 def test_objects_made_by_later_cells_are_not_parameters():
     import torch
     ns = _ns(model=torch.nn.Linear(2, 2), data=torch.zeros(3), helper=len)
-    assert check_params(ns) == StudyParams()
+    assert check_params(ns) == check_params(_ns())
     with pytest.raises(ParameterError, match="'hidden'"):
         check_params(_ns(hidden=[512, 256]))      # a list is injectable, so it is checked
 
@@ -73,9 +109,9 @@ def test_every_field_type_is_checked_without_a_key_error(monkeypatch):
     assert check_params(_ns(flag=True, note=None)) == (True, None)
     assert check_params(_ns(flag=False, note="x")) == (False, "x")
     with pytest.raises(ParameterError, match="flag: expected bool, got int 1"):
-        check_params(_ns(flag=1))
+        check_params(_ns(flag=1, note=None))
     with pytest.raises(ParameterError, match=r"note: expected str \| None, got int 3"):
-        check_params(_ns(note=3))
+        check_params(_ns(flag=True, note=3))
 
 
 def test_unknown_arch_and_bad_values():
@@ -134,21 +170,12 @@ def _yaml(path):
     return yaml.safe_load((ROOT / "params" / path).read_text())
 
 
-@pytest.mark.parametrize("run", ["original", "retrained"])
-@pytest.mark.parametrize("profile", ["full", "quick"])
-def test_parameter_files_merge_into_valid_params(run, profile):
-    merged = {**_yaml("base.yaml"), **_yaml(f"runs/{run}.yaml"), **_yaml(f"profiles/{profile}.yaml")}
-    p = check_params(_ns(**merged))
-    assert p.run == run and p.profile == profile
-
-
 def test_base_is_the_seed_table_1():
     from vae_report.report.seed_reference import SEED_TABLE1
 
     base = _yaml("base.yaml")
     assert {k: base[k] for k in SEED_TABLE1} == SEED_TABLE1
-    original, retrained = _yaml("runs/original.yaml"), _yaml("runs/retrained.yaml")
-    assert original["batch_size"] == 16 and original["init"] == "default"
-    assert retrained["batch_size"] == 64 and retrained["init"] == "kaiming"
-    full = _yaml("profiles/full.yaml")
-    assert full["train_subset"] == 0 and full["eval_subset"] == 0 and "epochs" not in full
+    original, retrained = load_params("full", "original"), load_params("full", "retrained")
+    assert original.batch_size == 16 and original.init == "default"
+    assert retrained.batch_size == 64 and retrained.init == "kaiming"
+    assert original.train_subset == 0 and original.eval_subset == 0 and original.epochs == 100

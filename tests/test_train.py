@@ -4,15 +4,23 @@ from torch import nn
 
 import vae_core as vc
 from vae_report import provenance
-from vae_report.train import checkpoints, loop
+from vae_report.train import checkpoints, engine, loop
 from vae_report.metrics import evaluation
 from vae_report.errors import DataError, NonFiniteLossError
 
+from configs import train_config
+
 
 def _config(**kw):
-    base = dict(arch="deep-128", epochs=3, batch_size=32, seed=0, eval_batch_size=200)
-    base.update(kw)
-    return loop.TrainConfig(**base)
+    return train_config(**{**dict(arch="deep-128", epochs=3, batch_size=32, seed=0,
+                                  eval_batch_size=200), **kw})
+
+
+def _train(config, train_x, val_x, path, model=None, meta=None, **options):
+    """One model through the trainer's one entry: the trained module and its history."""
+    (history,) = loop.train_models([config], train_x, val_x, [path], models=[model], meta=[meta],
+                                   **{"progress": False, **options})
+    return (model if model is not None else checkpoints.load_model(path)[0]), history
 
 
 def test_training_raises_the_elbo(blobs, tmp_path):
@@ -21,7 +29,7 @@ def test_training_raises_the_elbo(blobs, tmp_path):
     model = vc.build_model("deep-128")
     before = evaluation.evaluate_elbo(model, blobs[500:], seed=0)["elbo"]
     cfg = _config(epochs=20, batch_size=32, lr=1e-3)
-    model, hist = loop.train(cfg, blobs[:500], blobs[500:], tmp_path / "c.pt", progress=False)
+    model, hist = _train(cfg, blobs[:500], blobs[500:], tmp_path / "c.pt", progress=False)
     assert len(hist.epoch) == 20 and hist.epoch == list(range(1, 21))
     assert hist.val_elbo[-1] > before + 100
     assert hist.train_elbo[-1] > hist.train_elbo[0]
@@ -34,7 +42,7 @@ def test_both_backends_train_the_same_model(blobs, tmp_path):
     (30 Adam steps) the histories agree to well under a nat on an ELBO of hundreds."""
     runs = {}
     for backend in ("fast", "autograd"):
-        runs[backend] = loop.train(_config(backend=backend, batch_size=32), blobs[:300],
+        runs[backend] = _train(_config(backend=backend, batch_size=32), blobs[:300],
                                        blobs[500:], tmp_path / f"{backend}.pt", progress=False)
     (m_fast, h_fast), (m_auto, h_auto) = runs["fast"], runs["autograd"]
     assert h_fast.backend == ["fast"] * 3 and h_auto.backend == ["autograd"] * 3
@@ -56,14 +64,14 @@ def test_a_model_the_fast_step_does_not_know_trains_through_autograd(blobs, tmp_
     model.decoder.append(nn.Dropout(0.1))
     before = evaluation.evaluate_elbo(model, blobs[500:], seed=0)["elbo"]
     cfg = _config(epochs=6, lr=1e-3)
-    trained, hist = loop.train(cfg, blobs[:500], blobs[500:], tmp_path / "c.pt",
+    trained, hist = _train(cfg, blobs[:500], blobs[500:], tmp_path / "c.pt",
                                    progress=False, model=model)
     assert hist.backend == ["autograd"] * 6
     assert hist.val_elbo[-1] > before + 100
     meta = checkpoints.load_checkpoint(tmp_path / "c.pt")["meta"]["training_backend"]
     assert meta["used"] == "autograd" and "LayerNorm" in meta["auto_reason"]
     with pytest.raises(ValueError, match="backend 'fast' cannot train this model.*LayerNorm"):
-        loop.train(_config(epochs=1, backend="fast"), blobs[:64], blobs[500:],
+        _train(_config(epochs=1, backend="fast"), blobs[:64], blobs[500:],
                        tmp_path / "fast.pt", progress=False, model=model)
 
 
@@ -74,8 +82,9 @@ def test_autograd_backend_step_is_the_reference_update(blobs):
     b.load_state_dict(a.state_dict())
     opt_a, opt_b = torch.optim.Adam(a.parameters(), lr=1e-3), torch.optim.Adam(b.parameters(), lr=1e-3)
     x = blobs[:64]
-    loop.train_epoch(a, opt_a, x, 16, torch.Generator().manual_seed(0),
-                         torch.Generator().manual_seed(1), backend="autograd")
+    engine.run_epoch(engine.OneModel(a, opt_a, "autograd"), x, 16,
+                     [torch.Generator().manual_seed(0)], [torch.Generator().manual_seed(1)],
+                     check_every=500)
     perm = torch.randperm(64, generator=torch.Generator().manual_seed(0))
     noise = torch.Generator().manual_seed(1)
     for i in range(4):
@@ -88,42 +97,16 @@ def test_autograd_backend_step_is_the_reference_update(blobs):
 
 
 def test_same_seed_same_numbers(blobs, tmp_path):
-    train = lambda cfg, name: loop.train(cfg, blobs[:300], blobs[500:], tmp_path / name,
+    train = lambda cfg, name: _train(cfg, blobs[:300], blobs[500:], tmp_path / name,
                                              progress=False)[1]
     h1, h2, h3 = train(_config(), "a.pt"), train(_config(), "b.pt"), train(_config(seed=1), "c.pt")
     assert h1.train_elbo == h2.train_elbo and h1.val_elbo == h2.val_elbo
     assert h1.train_elbo != h3.train_elbo
 
 
-def test_kill_and_resume_reproduces_the_history(blobs, tmp_path):
-    full_model, full = loop.train(_config(epochs=4), blobs[:300], blobs[500:],
-                                      tmp_path / "full.pt", progress=False)
-
-    def kill_after_two(epoch, history):
-        if epoch == 2:
-            raise KeyboardInterrupt
-
-    ckpt = tmp_path / "resumed.pt"
-    with pytest.raises(KeyboardInterrupt):
-        loop.train(_config(epochs=4), blobs[:300], blobs[500:], ckpt, progress=False,
-                       on_epoch_end=kill_after_two)
-    # an unfinished run keeps its epochs beside the checkpoint; the final name means "finished"
-    unfinished = checkpoints.in_progress_path(ckpt)
-    assert not ckpt.exists() and unfinished.name == "resumed.partial.pt"
-    assert len(checkpoints.load_checkpoint(unfinished)["history"]["epoch"]) == 2
-    with pytest.raises(FileNotFoundError, match="training is not finished.*resumed.partial.pt"):
-        checkpoints.load_model(ckpt)
-    model, resumed = loop.train(_config(epochs=4), blobs[:300], blobs[500:], ckpt,
-                                    progress=False)
-    assert ckpt.exists() and not unfinished.exists()
-    assert resumed.train_elbo == full.train_elbo and resumed.val_elbo == full.val_elbo
-    for a, b in zip(model.parameters(), full_model.parameters()):
-        assert torch.equal(a, b)
-
-
 def test_checkpoint_contents_and_reload(blobs, tmp_path):
     meta = provenance.provenance({"arch": "deep-128"})
-    model, hist = loop.train(_config(epochs=1), blobs[:100], blobs[500:], tmp_path / "c.pt",
+    model, hist = _train(_config(epochs=1), blobs[:100], blobs[500:], tmp_path / "c.pt",
                                  meta=meta, progress=False)
     ckpt = checkpoints.load_checkpoint(tmp_path / "c.pt")
     assert set(ckpt) == set(checkpoints.CHECKPOINT_KEYS) == {"model", "optimizer", "rng",
@@ -141,57 +124,41 @@ def test_a_checkpoint_from_before_backends_resumes(blobs, tmp_path):
     """Checkpoints written before `backend` existed lack it in config and history: resuming
     takes the default and marks the old epochs 'unrecorded'."""
     path = tmp_path / "c.pt"
-    loop.train(_config(epochs=1), blobs[:100], blobs[500:], path, progress=False)
+    _train(_config(epochs=1), blobs[:100], blobs[500:], path, progress=False)
     old = torch.load(path, weights_only=True)
     del old["config"]["backend"], old["history"]["backend"]
     torch.save(old, path)
-    _, hist = loop.train(_config(epochs=2), blobs[:100], blobs[500:], path, progress=False)
+    _, hist = _train(_config(epochs=2), blobs[:100], blobs[500:], path, progress=False)
     assert hist.backend == ["unrecorded", "fast"]
 
 
 def test_more_epochs_extend_a_finished_checkpoint(blobs, tmp_path):
-    _, four = loop.train(_config(epochs=4), blobs[:300], blobs[500:], tmp_path / "a.pt",
+    _, four = _train(_config(epochs=4), blobs[:300], blobs[500:], tmp_path / "a.pt",
                              progress=False)
-    loop.train(_config(epochs=2), blobs[:300], blobs[500:], tmp_path / "b.pt", progress=False)
-    _, extended = loop.train(_config(epochs=4), blobs[:300], blobs[500:], tmp_path / "b.pt",
+    _train(_config(epochs=2), blobs[:300], blobs[500:], tmp_path / "b.pt", progress=False)
+    _, extended = _train(_config(epochs=4), blobs[:300], blobs[500:], tmp_path / "b.pt",
                                  progress=False)
     assert extended.val_elbo == four.val_elbo
     assert len(checkpoints.load_checkpoint(tmp_path / "b.pt")["history"]["epoch"]) == 4
 
 
 def test_checkpoint_of_another_config_is_refused(blobs, tmp_path):
-    loop.train(_config(epochs=1), blobs[:100], blobs[500:], tmp_path / "c.pt", progress=False)
+    _train(_config(epochs=1), blobs[:100], blobs[500:], tmp_path / "c.pt", progress=False)
     with pytest.raises(ValueError, match="different config"):
-        loop.train(_config(epochs=1, lr=1e-3), blobs[:100], blobs[500:], tmp_path / "c.pt",
+        _train(_config(epochs=1, lr=1e-3), blobs[:100], blobs[500:], tmp_path / "c.pt",
                        progress=False)
-
-
-def test_non_finite_loss_names_epoch_and_step_and_keeps_checkpoint(blobs, tmp_path):
-    ckpt = tmp_path / "c.pt"
-    loop.train(_config(epochs=1), blobs[:96], blobs[500:], ckpt, progress=False)
-    good = checkpoints.load_checkpoint(ckpt)
-    bad = blobs[:96].clone()
-    bad[70] = float("nan")
-    # epochs count from 1, as in the history: the first epoch was good, the second is not
-    with pytest.raises(NonFiniteLossError,
-                       match=r"epoch 2, step \d.*last good epoch \(1\) is kept at .*c\.pt"):
-        loop.train(_config(epochs=2), bad, blobs[500:], ckpt, progress=False)
-    kept = checkpoints.load_checkpoint(ckpt)
-    assert kept["history"] == good["history"]
-    for k, v in good["model"].items():
-        assert torch.equal(kept["model"][k], v)
 
 
 def test_non_finite_loss_in_the_first_epoch_says_no_checkpoint_exists(blobs, tmp_path):
     bad = blobs[:96].clone()
     bad[5] = float("nan")
     with pytest.raises(NonFiniteLossError, match=r"epoch 1, step \d.*no checkpoint was written"):
-        loop.train(_config(epochs=1), bad, blobs[500:], tmp_path / "c.pt", progress=False)
+        _train(_config(epochs=1), bad, blobs[500:], tmp_path / "c.pt", progress=False)
     assert not (tmp_path / "c.pt").exists()
 
 
 def test_missing_checkpoint_message(tmp_path):
-    with pytest.raises(FileNotFoundError, match="run the training notebook"):
+    with pytest.raises(FileNotFoundError, match="does not exist; train it first: `make cells"):
         checkpoints.load_model(tmp_path / "none.pt")
 
 
@@ -212,10 +179,10 @@ def test_a_resumed_run_says_from_which_epoch(blobs, tmp_path, caplog):
     def stop(epoch, history):
         raise Stop
     with pytest.raises(Stop):
-        loop.train(_config(epochs=2), blobs[:64], blobs[500:], tmp_path / "c.pt",
+        _train(_config(epochs=2), blobs[:64], blobs[500:], tmp_path / "c.pt",
                        progress=False, on_epoch_end=stop)
     with caplog.at_level("INFO", logger="vae_report.train.loop"):
-        loop.train(_config(epochs=2), blobs[:64], blobs[500:], tmp_path / "c.pt", progress=False)
+        _train(_config(epochs=2), blobs[:64], blobs[500:], tmp_path / "c.pt", progress=False)
     assert "seed 0: resumes after epoch 1 of 2 (c.partial.pt)" in caplog.messages
 
 
@@ -254,7 +221,7 @@ def test_checkpoints_load_on_the_cpu_whatever_the_device(blobs, tmp_path):
     """A checkpoint's generator states must stay CPU byte tensors: loading them onto the GPU
     made every resume (and every 01-train notebook) fail with "RNG state must be a
     torch.ByteTensor". "meta" stands in for a device that is not the CPU."""
-    loop.train(_config(epochs=1), blobs[:64], blobs[500:], tmp_path / "c.pt", progress=False)
+    _train(_config(epochs=1), blobs[:64], blobs[500:], tmp_path / "c.pt", progress=False)
     model, ckpt = checkpoints.load_model(tmp_path / "c.pt", device="meta")
     assert next(model.parameters()).device.type == "meta"
     assert ckpt["rng"]["noise_device"] == "cpu"
@@ -264,12 +231,12 @@ def test_checkpoints_load_on_the_cpu_whatever_the_device(blobs, tmp_path):
 
 
 def test_a_checkpoint_drawn_on_another_kind_of_generator_names_the_fix(blobs, tmp_path):
-    loop.train(_config(epochs=1), blobs[:64], blobs[500:], tmp_path / "c.pt", progress=False)
+    _train(_config(epochs=1), blobs[:64], blobs[500:], tmp_path / "c.pt", progress=False)
     ckpt = torch.load(tmp_path / "c.pt", weights_only=True)
     ckpt["rng"]["noise_device"] = "cuda"
     torch.save(ckpt, tmp_path / "c.pt")
     with pytest.raises(ValueError, match=r"holds a cuda noise generator's state.*delete it"):
-        loop.train(_config(epochs=2), blobs[:64], blobs[500:], tmp_path / "c.pt",
+        _train(_config(epochs=2), blobs[:64], blobs[500:], tmp_path / "c.pt",
                        progress=False)
 
 

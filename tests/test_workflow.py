@@ -180,7 +180,7 @@ def test_a_missing_checkpoint_retrains_and_a_plot_edit_reruns_only_its_step(tmp_
     os.utime(root / "notebooks" / "01-train.ipynb", (3.3e9, 3.3e9))      # its curves edited
     assert planned() == [("train", s, "") for s in seeds]                # no training, no step
     _touch_all(cells, when=3.5e9)
-    os.utime(root / "vae_report" / "training.py", (4e9, 4e9))             # training code edited
+    os.utime(root / "vae_report" / "train" / "loop.py", (4e9, 4e9))             # training code edited
     assert planned() == retrained()
 
 
@@ -261,16 +261,14 @@ def _runner(*args, **kw):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
-def test_the_runner_merges_layers_and_names_the_output_only_when_done(tmp_path):
-    nb = _notebook(tmp_path / "in.ipynb", "x = 1\ny = 'a'", "print('x =', x, 'y =', y)")
-    (tmp_path / "a.yaml").write_text("x: 2\ny: b\n")
-    (tmp_path / "b.yaml").write_text("x: 3\n")
+def test_the_runner_passes_values_and_names_the_output_only_when_done(tmp_path):
+    nb = _notebook(tmp_path / "in.ipynb", "x = 1\ny = 'a'\nz = None", "print('x =', x, 'y =', y, 'z =', z)")
     out = tmp_path / "out" / "step.ipynb"
-    p = _runner(nb, out, "-f", tmp_path / "a.yaml", "-f", tmp_path / "b.yaml", "-p", "x", "21")
+    p = _runner(nb, out, "-p", "x", "21", "-p", "z", "[1, 2]")
     stdout, stderr = p.communicate(timeout=120)
     assert p.returncode == 0, stderr
     assert "start" in stdout and "done" in stdout
-    assert "x = 21 y = b" in out.read_text()                   # -p after the files, last wins
+    assert "x = 21 y = a z = [1, 2]" in out.read_text()         # -p values read as YAML
     assert not list(out.parent.glob(".*partial*")) and "x = 21" in (out.parent / "step.log").read_text()
 
 

@@ -1,20 +1,22 @@
 """The study's parameters: one schema for every notebook, checked before any work starts.
 
-papermill merges the flat YAML files of ``params/`` shallowly (``-f base -f runs/<run> -f
-profiles/<profile>``, the last file winning) and only *warns* about keys a notebook does not
-declare; :func:`check_params`, called in every notebook's first cell after the parameters, is
-the check that counts: unknown keys, wrong types and bad values stop the notebook there, with the
-key and the fix named.
+Every value lives in the flat YAML files of ``params/``: ``base.yaml`` (all runs), ``runs/<run>.yaml``
+and ``profiles/<profile>.yaml``, merged shallowly in that order (the last file winning) by
+:func:`load_params`, once. :class:`StudyParams` is the one schema: names, types, allowed values.
+A notebook's parameters cell names only its cell (``profile``, ``run``, ``seed``, ``arch``,
+``device``); :func:`notebook_params`, in the cell after it, reads the rest from the files, so
+unknown keys, wrong types and bad values stop the notebook there, with the key and the fix named.
 """
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import math
 import re
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -26,21 +28,32 @@ from vae_report.errors import ParameterError
 
 @dataclass(frozen=True)
 class Run:
-    """What the report calls a training run (its settings are in ``params/runs/<name>.yaml``)."""
+    """A training run as the report names it; its settings are ``params/runs/<name>.yaml``'s."""
 
-    title: str                  # a heading: "run A (original: batch 16, default init)"
-    short: str                  # a table label: "run A"
+    name: str                       # params/runs/<name>.yaml
+    short: str                      # a table label: "run A"
     variant_of: str | None = None   # the main run whose settings it repeats, seed-faithful
+
+    @property
+    def title(self) -> str:
+        """A heading built from the run's parameter files: "run A (original: batch 16, default
+        init)"; a variant: "run A′ (run A, the model as the seed built it)"."""
+        if self.variant_of is not None:
+            return f"{self.short} ({RUNS[self.variant_of].short}, the model as the seed built it)"
+        values = _run_values(self.name)
+        init = {"kaiming": "Kaiming"}.get(values["init"], values["init"])
+        return f"{self.short} ({self.name}: batch {values['batch_size']}, {init} init)"
 
 
 #: The training runs, in report order, one ``params/runs/<name>.yaml`` each: the seed's two runs
 #: and the seed-faithful variant of each (the model as the seed built it: a log-variance head and
-#: σ = exp(log σ), no floors), which tests the seed's broken chain. The one home of their names.
+#: σ = exp(log σ), no floors), which tests the seed's broken chain. The one home of their names
+#: and roles; their settings are the YAML files'.
 RUNS: dict[str, Run] = {
-    "original": Run("run A (original: batch 16, default init)", "run A"),
-    "retrained": Run("run B (retrained: batch 64, Kaiming init)", "run B"),
-    "original-exp": Run("run A′ (run A, the model as the seed built it)", "run A′", "original"),
-    "retrained-exp": Run("run B′ (run B, the model as the seed built it)", "run B′", "retrained"),
+    "original": Run("original", "run A"),
+    "retrained": Run("retrained", "run B"),
+    "original-exp": Run("original-exp", "run A′", "original"),
+    "retrained-exp": Run("retrained-exp", "run B′", "retrained"),
 }
 #: The seed's two runs (the report's tables); the others are their variants.
 MAIN_RUNS: tuple[str, ...] = tuple(r for r, run in RUNS.items() if run.variant_of is None)
@@ -63,56 +76,63 @@ ALIASES: dict[str, str] = {
 
 @dataclass
 class StudyParams:
-    """Every parameter a notebook of the study accepts. Defaults: a fast CPU smoke run.
-
-    The YAML files under ``params/`` and papermill's ``-p`` set these; all notebooks receive the
-    same merged set, so one schema serves them all.
+    """The schema of the study's parameters: every name, its type (checked by
+    :func:`check_params`) and its allowed values (:meth:`validate`). No defaults: every value lives
+    in ``params/*.yaml`` (:func:`load_params` merges them), and a notebook or a script names only
+    the cell it is (``profile``, ``run``, ``seed``, ``arch``, ``device``) and what it changes.
     """
 
-    arch: str = "vanilla"            # one of vae_core.ARCHS
-    run: str = "smoke"               # name of the run (original, retrained, …): output folder
-    profile: str = "smoke"           # name of the profile (full, quick, …): output folder
-    latent_dim: int = 64
-    lr: float = 3e-4
-    epochs: int = 1
-    batch_size: int = 64
-    val_split: float = 0.2
-    init: str = "default"            # "default" (PyTorch) or "kaiming"
-    decoder_sigma: str = "softplus"  # decoder σ: "softplus" (floored) or the seed's "exp"
-    encoder_std: str = "softplus"    # encoder std: "softplus" (floored) or the seed's "exp" (log-variance head)
-    backend: str = "auto"            # training step: "auto", "fast" or "autograd"
-    seed: int = 0                    # training seed (weights, batches, noise) of this cell
-    seeds: list[int] = field(default_factory=lambda: [0])  # the run's seeds: a cell per seed
-    stack_seeds: bool | str = "auto"  # a run's seeds of one arch as one stacked model: auto/true/false
-    split_seed: int = 0              # train/validation split
-    train_subset: int = 2000         # use the first N training images; 0 = all 48k
-    eval_subset: int = 1000          # use the first N validation/test images; 0 = all
-    eval_batch_size: int = 500
-    iw_samples: int = 50             # K of the importance-weighted bound
-    n_samples: int = 64              # decoder samples from N(0, I)
-    n_recon: int = 16                # test images in the reconstruction tableau
-    chain_steps: int = 100           # length of the limiting-distribution chain
-    chain_images: int = 16           # chains run side by side
-    device: str = "cpu"              # "cpu", "cuda[:n]" or "auto"
-    threads: int = 0                 # torch threads per process; 0 = torch's default
-    iw_curve_ks: list[int] = field(default_factory=lambda: [1, 10, 100])  # the IWAE-vs-K curve
-    iw_curve_images: int = 100       # test images the IWAE-vs-K curve is computed on
-    classifier_epochs: int = 1       # epochs of the digit classifier (00-classifier)
-    fid_samples: int = 1000          # decoder samples judged by the classifier (04-samples)
-    runs: list[str] = field(default_factory=list)    # the runs a report gathers; [] = all
-    archs: list[str] = field(default_factory=list)   # a run's (or a report's) architectures; [] = all
-    mnist_source: str = ""           # folder of idx files; "" = $MNIST_SOURCE or download
-    data_dir: str = "data"
-    reports_dir: str = "reports"
-    checkpoints_dir: str = "checkpoints"
+    # which cell: the profile and run name their YAML files and, with seed and arch, the folders
+    profile: str                     # params/profiles/<profile>.yaml; reports/<profile>/…
+    run: str | None                  # params/runs/<run>.yaml; None: a profile-wide notebook
+    arch: str | None                 # one of vae_core.ARCHS; None: not one model's notebook
+    seed: int                        # training seed (weights, batches, noise) of this cell
+    device: str                      # "cpu", "cuda[:n]" or "auto"
+    # the model and its training
+    latent_dim: int
+    lr: float
+    epochs: int
+    batch_size: int
+    val_split: float
+    init: str                        # "default" (PyTorch) or "kaiming"
+    decoder_sigma: str               # decoder σ: "softplus" (floored) or the seed's "exp"
+    encoder_std: str                 # encoder std: "softplus" (floored) or the seed's "exp"
+    backend: str                     # training step: "auto", "fast" or "autograd"
+    seeds: list[int]                 # the run's seeds: a cell per seed
+    stack_seeds: bool | str          # a run's seeds of one arch as one stacked model
+    split_seed: int                  # train/validation split
+    eval_seed: int                   # the validation ELBO's noise, the same every epoch
+    check_every: int                 # steps between looks for NaN/∞ in the loss
+    threads: int                     # torch threads per process; 0 = torch's default
+    # the data each step sees
+    train_subset: int                # the first N training images; 0 = all 48k
+    eval_subset: int                 # the first N validation/test images; 0 = all
+    eval_batch_size: int
+    # the steps' measurements
+    iw_samples: int                  # K of the importance-weighted bound
+    iw_curve_ks: list[int]           # the IWAE-vs-K curve
+    iw_curve_images: int             # test images the IWAE-vs-K curve is computed on
+    n_samples: int                   # decoder samples from N(0, I)
+    n_recon: int                     # test images in the reconstruction tableau
+    chain_steps: int                 # length of the limiting-distribution chain
+    chain_images: int                # chains run side by side
+    classifier_epochs: int           # epochs of the digit classifier (00-classifier)
+    fid_samples: int                 # decoder samples judged by the classifier (04-samples)
+    # what a report gathers, and where files are
+    runs: list[str]                  # the runs a report gathers; [] = all
+    archs: list[str]                 # a run's (or a report's) architectures; [] = all
+    mnist_source: str                # folder of idx files; "" = $MNIST_SOURCE or download
+    data_dir: str
+    reports_dir: str
+    checkpoints_dir: str
 
     def validate(self) -> "StudyParams":
         """Check values (types are checked by :func:`check_params`); returns ``self``."""
-        if self.arch not in vae_core.ARCHS:
+        if self.arch is not None and self.arch not in vae_core.ARCHS:
             raise ParameterError(f"arch: unknown architecture {self.arch!r}; "
                                  f"choose one of {', '.join(vae_core.ARCHS)}")
         for name in ("run", "profile"):
-            if not _NAME.match(getattr(self, name)):
+            if getattr(self, name) is not None and not _NAME.match(getattr(self, name)):
                 raise ParameterError(f"{name}: {getattr(self, name)!r} names a folder: use letters, "
                                      f"digits, '-', '_' or '.' only")
         if self.init not in vae_core.INITS:
@@ -133,12 +153,13 @@ class StudyParams:
             raise ParameterError(f"val_split: must be in (0, 1), got {self.val_split}")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ParameterError(f"lr: must be a finite number > 0, got {self.lr}")
-        for name in ("latent_dim", "epochs", "batch_size", "eval_batch_size", "iw_samples",
+        for name in ("latent_dim", "epochs", "batch_size", "eval_batch_size", "iw_samples", "check_every",
                      "n_samples", "n_recon", "chain_steps", "chain_images", "iw_curve_images",
                      "classifier_epochs", "fid_samples"):
             if getattr(self, name) < 1:
                 raise ParameterError(f"{name}: must be ≥ 1, got {getattr(self, name)}")
-        for name, meaning in (("train_subset", "the first N training images, 0 = all"),
+        for name, meaning in (("eval_seed", "a seed"), ("split_seed", "a seed"),
+                              ("train_subset", "the first N training images, 0 = all"),
                               ("eval_subset", "the first N validation/test images, 0 = all"),
                               ("threads", "torch threads, 0 = torch's default")):
             if getattr(self, name) < 0:
@@ -165,13 +186,19 @@ class StudyParams:
     @property
     def out_dir(self) -> Path:
         """Where this cell's artifacts go: ``reports/<profile>/<run>/seed-<seed>/<arch>``."""
-        return layout.cell_dir(self.profile, self.run, self.seed, self.arch, self.reports_dir)
+        return layout.cell_dir(self.profile, *self._cell(), self.reports_dir)
 
     @property
     def checkpoint_path(self) -> Path:
         """``checkpoints/<profile>/<run>/seed-<seed>/<arch>.pt``."""
-        return layout.checkpoint_path(self.profile, self.run, self.seed, self.arch,
-                                      self.checkpoints_dir)
+        return layout.checkpoint_path(self.profile, *self._cell(), self.checkpoints_dir)
+
+    def _cell(self) -> tuple[str, int, str]:
+        """(run, seed, arch) of a cell's notebook; a ParameterError for a profile-wide one."""
+        if self.run is None or self.arch is None:
+            raise ParameterError(f"run and arch name a cell, got run={self.run!r}, "
+                                 f"arch={self.arch!r}: pass both (-p run original -p arch vanilla)")
+        return self.run, self.seed, self.arch
 
     @property
     def classifier_dir(self) -> Path:
@@ -274,12 +301,9 @@ def suggestion(name: str, known: Iterable[str]) -> str | None:
     return close[0] if close else None
 
 
-def check_params(namespace: Mapping[str, Any]) -> StudyParams:
-    """Build :class:`StudyParams` from a notebook's globals, refusing unknown keys and wrong types.
-
-    Call it in the cell right after the ``parameters`` cell (``check_params(globals())``):
-    at that point the namespace holds only the declared defaults and papermill's injections.
-    """
+def _given(namespace: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters in a notebook's namespace (its parameters cell and papermill's injected
+    cell), unknown names refused with the closest known one."""
     hints = parameter_types()
     values: dict[str, Any] = {}
     unknown = []
@@ -289,7 +313,7 @@ def check_params(namespace: Mapping[str, Any]) -> StudyParams:
         if name not in hints:
             unknown.append(name)
             continue
-        values[name] = _check_type(name, value, hints[name])
+        values[name] = value
     if unknown:
         named = []
         for name in unknown:
@@ -297,7 +321,61 @@ def check_params(namespace: Mapping[str, Any]) -> StudyParams:
             named.append(f"{name!r}" + (f" (did you mean {close!r}?)" if close else ""))
         raise ParameterError(f"unknown parameter(s) {', '.join(named)}; known parameters: "
                              f"{', '.join(hints)}. Fix the YAML file or the -p option.")
-    return StudyParams(**values).validate()
+    return values
+
+
+def check_params(values: Mapping[str, Any]) -> StudyParams:
+    """:class:`StudyParams` from a mapping that sets every parameter: unknown or missing names,
+    wrong types and bad values are refused, each named with its fix."""
+    values = _given(values)
+    hints = parameter_types()
+    missing = [k for k in hints if k not in values]
+    if missing:
+        raise ParameterError(f"missing parameter(s) {', '.join(missing)}: every parameter has its "
+                             f"value in params/*.yaml (params/base.yaml for all runs); add it there")
+    return StudyParams(**{k: _check_type(k, v, hints[k]) for k, v in values.items()}).validate()
+
+
+def notebook_params(namespace: Mapping[str, Any]) -> StudyParams:
+    """A notebook's parameters: the YAML layers of the profile and run its namespace names
+    (:func:`load_params`), with every other value it was given on top — papermill's ``-p``, or
+    an edit of its parameters cell. ``None`` means "the configuration's value".
+
+    Call it in the cell right after the parameters cell (``notebook_params(globals())``): at that
+    point the namespace holds only the parameters cell's names and papermill's injections.
+    """
+    given = {k: v for k, v in _given(namespace).items() if v is not None}
+    if "profile" not in given:
+        raise ParameterError("profile: a notebook names its profile (params/profiles/<profile>.yaml): "
+                             "-p profile quick")
+    return load_params(given.pop("profile"), given.pop("run", None), **given)
+
+
+def load_params(profile: str, run: str | None = None, **given: Any) -> StudyParams:
+    """The checked parameters of ``run`` (a cell's, or a profile-wide notebook's for None) under
+    ``profile``: ``params/base.yaml``, ``params/runs/<run>.yaml`` and
+    ``params/profiles/<profile>.yaml`` merged (the last file winning), then ``given`` (the cell's
+    ``arch``, ``seed``, ``device`` and any change). An error names the file and line that set
+    the bad value, and the fix."""
+    merged, where = layer_sources(profile, run)
+    for key in given:
+        where[key] = f"the value given for {key}"
+    merged.update(given, profile=profile, run=run)
+    merged.setdefault("arch", None)
+    try:
+        return check_params(merged)
+    except ParameterError as exc:
+        bad = [k for k in merged if k not in parameter_types()]
+        if bad:
+            named = [f"{k!r} ({where.get(k, 'given')}"
+                     + (f"; did you mean {suggestion(k, parameter_types())!r}?)"
+                        if suggestion(k, parameter_types()) else ")") for k in bad]
+            raise ParameterError(f"unknown parameter(s) {', '.join(named)}: rename or delete it; "
+                                 f"known parameters: {', '.join(parameter_types())}") from None
+        key = str(exc).split(":", 1)[0]
+        if key in where:
+            raise ParameterError(f"{exc} — set in {where[key]}: fix it there") from None
+        raise
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
@@ -355,6 +433,12 @@ def layer_sources(profile: str, run: str | None = None) -> tuple[dict[str, Any],
     where: dict[str, str] = {}
     for name in parameter_files(profile, run):
         path = layout.project_path(name)
+        if not path.is_file():
+            folder = path.parent
+            known = sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+            what = "profile" if folder.name == "profiles" else "run"
+            raise ParameterError(f"{what} {path.stem!r}: there is no {name}; choose one of "
+                                 f"{', '.join(known) or '(none)'}, or add the file")
         text = path.read_text()
         for key, value in _parse_yaml(text, path).items():
             merged[key] = value
@@ -363,32 +447,21 @@ def layer_sources(profile: str, run: str | None = None) -> tuple[dict[str, Any],
     return merged, where
 
 
-def check_layers(profile: str, run: str | None = None) -> StudyParams:
-    """Check the parameter files of ``run`` under ``profile`` as the notebooks will receive them
-    — unknown keys, wrong types, bad values — before any work; each error names the file and
-    the line that set the value, and the fix. The Snakefile calls it at parse time."""
-    merged, where = layer_sources(profile, run)
-    hints = parameter_types()
-    unknown = [k for k in merged if k not in hints]
-    if unknown:
-        named = [f"{k!r} ({where[k]}" + (f"; did you mean {suggestion(k, hints)!r}?)"
-                                         if suggestion(k, hints) else ")") for k in unknown]
-        raise ParameterError(f"unknown parameter(s) {', '.join(named)}: rename or delete it; "
-                             f"known parameters: {', '.join(hints)}")
-    try:
-        return check_params(merged)
-    except ParameterError as exc:
-        key = str(exc).split(":", 1)[0]
-        if key in where:
-            raise ParameterError(f"{exc} — set in {where[key]}: fix it there") from None
-        raise
-
-
 def parameter_files(profile: str, run: str | None = None) -> list[str]:
     """The YAML layers papermill merges for a cell of ``run`` (or a profile-wide notebook, such
     as the classifier's), relative to the project root, in merge order."""
     files = ["params/base.yaml"] + ([f"params/runs/{run}.yaml"] if run else [])
     return files + [f"params/profiles/{profile}.yaml"]
+
+
+@functools.lru_cache(maxsize=None)
+def _run_values(run: str) -> dict[str, Any]:
+    """``params/base.yaml`` and ``params/runs/<run>.yaml`` merged: the run's settings under
+    any profile (the run titles')."""
+    merged: dict[str, Any] = {}
+    for name in ("params/base.yaml", f"params/runs/{run}.yaml"):
+        merged.update(read_yaml(layout.project_path(name)))
+    return merged
 
 
 def study_parameters(profile: str, run: str | None = None) -> dict[str, Any]:

@@ -7,8 +7,8 @@ A checkpoint is a dict with exactly these keys (``torch.save``; loaded with
 ``model``      the VAE's ``state_dict``
 ``optimizer``  Adam's ``state_dict`` (moments and step counters), so training resumes exactly
 ``rng``        the batch-order, noise and global torch generator states
-``history``    the learning curves so far (``training.History.as_dict()``)
-``config``     the ``training.TrainConfig`` it was trained with (a resume with another is refused)
+``history``    the learning curves so far (``loop.History.as_dict()``)
+``config``     the ``loop.TrainConfig`` it was trained with (a resume with another is refused)
 ``meta``       provenance: parameters, git commit, package versions, the backend that ran
 =============  ================================================================================
 """
@@ -48,7 +48,7 @@ def save_checkpoint(path: str | os.PathLike, **parts: Any) -> None:
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a checkpoint written by ``training.train`` onto the CPU (its generator states must
+    """Read a checkpoint written by ``loop.train_models`` onto the CPU (its generator states must
     stay CPU byte tensors; ``load_state_dict`` moves weights and optimiser state to their
     device); a clear error when missing or damaged."""
     path = Path(path)
@@ -56,8 +56,10 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         unfinished = in_progress_path(path)
         state = (f"its training is not finished ({unfinished} holds the last finished epoch); "
                  if unfinished.exists() else "")
-        raise FileNotFoundError(f"checkpoint {path} does not exist; {state}run the training "
-                                f"notebook (01-train) for this architecture and run first")
+        raise FileNotFoundError(f"checkpoint {path} does not exist; {state}train it first: "
+                                f"`make cells PROFILE=<profile> RUNS=<run> ARCHS=<arch>` (or "
+                                f"scripts/train_seeds.py --profile <profile> --run <run> --arch "
+                                f"<arch>), which resumes from the last finished epoch")
     ckpt = torch_load_or_explain(path, "checkpoint", "delete it and retrain")
     missing = [k for k in CHECKPOINT_KEYS if not isinstance(ckpt, dict) or k not in ckpt]
     if missing:

@@ -235,11 +235,6 @@ def checked_ops(device: torch.device | str) -> FastOps:
     return ops
 
 
-def forget_checks() -> None:
-    """Check the private ops again on next use (tests that replace them)."""
-    _CHECKED.clear()
-
-
 # --------------------------------------------------------------------------------------------
 # The hand-written gradient
 # --------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ Two backends compute a step (``TrainConfig.backend``):
 * ``fast`` — ``fast_step.elbo_step`` (the gradient written by hand) and the direct fused-Adam
   call: the same numbers up to float rounding, 1.2–1.8× the throughput at batch 16 on a 2-core
   CPU (docs/performance.md).
-* ``auto`` (default) — ``fast`` when ``fast_step.unsupported_reason(model)`` finds nothing, else
+* ``auto`` (params/base.yaml's) — ``fast`` when ``fast_step.unsupported_reason(model)`` finds nothing, else
   ``autograd``. The backend that ran is recorded per epoch in the history and in the
   checkpoint's ``meta``.
 
@@ -42,27 +42,30 @@ from .seed_stack import SeedStack, stack_problem, stacking_pays
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
-    """What the trainer needs to know; the model itself is built from ``arch``/``init``."""
+    """What the trainer needs of a model's parameters (:class:`vae_report.params.StudyParams`,
+    whose values are ``params/*.yaml``'s): the model is built from ``arch``/``init``/…, and a
+    checkpoint records these to refuse a resume under others. Build it with :meth:`from_params`.
+    """
 
     arch: str
-    latent_dim: int = 64
-    init: str = "default"
-    decoder_sigma: str = "softplus"
-    encoder_std: str = "softplus"
-    lr: float = 3e-4
-    epochs: int = 100
-    batch_size: int = 16
-    seed: int = 0
-    eval_batch_size: int = 1000
-    backend: str = "auto"
+    latent_dim: int
+    init: str
+    decoder_sigma: str
+    encoder_std: str
+    lr: float
+    epochs: int
+    batch_size: int
+    seed: int
+    eval_batch_size: int
+    backend: str
     # The validation ELBO uses fresh noise from this fixed seed each epoch, so it is comparable
     # across epochs and never advances the training RNG (which keeps resumed runs exact).
-    eval_seed: int = 1234
+    eval_seed: int
     # A host sync to look for NaN costs time at batch 16, so losses are checked every N steps
     # (and at the end of every epoch); the error still names the first bad step exactly.
-    check_every: int = 500
+    check_every: int
 
     @classmethod
     def from_params(cls, p: Any) -> "TrainConfig":
@@ -130,17 +133,6 @@ def resolve_backend(model: nn.Module, requested: str) -> tuple[str, str | None]:
 # One epoch
 # --------------------------------------------------------------------------------------------
 
-def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, batch_size: int,
-                perm_gen: torch.Generator, noise_gen: torch.Generator, *, backend: str = "fast",
-                epoch: int = 1, check_every: int = 500) -> float:
-    """One pass of one model over ``x [N, 784]`` in shuffled batches (``engine.run_epoch`` with
-    an ``engine.OneModel``); returns the mean training ELBO. ``backend`` is ``"fast"`` or
-    ``"autograd"`` (see :func:`resolve_backend`); ``epoch`` (from 1) names the epoch in a
-    :class:`NonFiniteLossError`."""
-    return run_epoch(OneModel(model, optimizer, backend), x, batch_size, [perm_gen], [noise_gen],
-                     epoch=epoch, check_every=check_every)[0]
-
-
 # --------------------------------------------------------------------------------------------
 # The whole run
 # --------------------------------------------------------------------------------------------
@@ -173,12 +165,29 @@ def _set_rng_state(state: Mapping[str, Any], perm_gen: torch.Generator,
 _RESUMABLE_KEYS = {"epochs", "check_every"}
 
 
+#: The value a key had before checkpoints recorded it: a checkpoint that predates the key was
+#: trained with it.
+_BEFORE_RECORDED = {"backend": "auto", "decoder_sigma": "softplus", "encoder_std": "softplus"}
+
+
 def _config_changes(saved: Mapping[str, Any], config: TrainConfig) -> dict[str, tuple[Any, Any]]:
-    # a key the checkpoint predates (e.g. `backend`) counts as its default
-    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
-    saved = {**defaults, **saved}
+    saved = {**_BEFORE_RECORDED, **saved}
     return {k: (saved.get(k), v) for k, v in dataclasses.asdict(config).items()
             if k not in _RESUMABLE_KEYS and saved.get(k) != v}
+
+
+def check_trained_with(ckpt: Mapping[str, Any], path: Path, config: TrainConfig,
+                       finished: bool = False) -> None:
+    """A ValueError when the checkpoint ``ckpt`` (read from ``path``) was trained with another
+    config than ``config`` — or, with ``finished``, for fewer epochs — naming what differs."""
+    changed = _config_changes(ckpt["config"], config)
+    if changed:
+        raise ValueError(f"checkpoint {path} was written with a different config "
+                         f"(key: (checkpoint, now) = {changed}); delete it to train afresh")
+    done = len(ckpt["history"]["epoch"])
+    if finished and done < config.epochs:
+        raise ValueError(f"checkpoint {path} holds {done} epochs, the parameters ask for "
+                         f"{config.epochs}: train on (`make cells`), which resumes it")
 
 
 def _kept_checkpoint_note(checkpoint: Path, history: History) -> str:
@@ -233,10 +242,7 @@ def _start(config: TrainConfig, checkpoint: str | os.PathLike, device: torch.dev
     resume_from = next((p for p in (in_progress_path(checkpoint), checkpoint) if p.exists()), None)
     if resume_from is not None:
         ckpt = load_checkpoint(resume_from)              # on the CPU; load_state_dict moves it
-        changed = _config_changes(ckpt["config"], config)
-        if changed:
-            raise ValueError(f"checkpoint {resume_from} was written with a different config "
-                             f"(key: (checkpoint, now) = {changed}); delete it to train afresh")
+        check_trained_with(ckpt, resume_from, config)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         _set_rng_state(ckpt["rng"], perm_gen, noise_gen, resume_from)
@@ -333,32 +339,6 @@ def _train_to_end(group: Sequence[_Run], stepper: Stepper, x: Tensor, xv: Tensor
     bar.close()
 
 
-def train(config: TrainConfig, train_x: Tensor, val_x: Tensor, checkpoint: str | os.PathLike,
-          device: torch.device | str = "cpu", meta: Mapping[str, Any] | None = None,
-          progress: bool = True, on_epoch_end: Callable[[int, History], None] | None = None,
-          model: nn.Module | None = None) -> tuple[nn.Module, History]:
-    """Train a VAE, checkpointing every epoch; resume where an earlier run stopped.
-
-    ``train_x [N, 784]``, ``val_x [M, 784]``. The model is ``vae_core.build_model(config.arch,
-    …)`` built after seeding torch with ``config.seed``, or ``model`` when given (any module with
-    the VAE's interface; ``auto`` then trains it with autograd unless the fast step knows its
-    structure). Every epoch is checkpointed atomically to ``checkpoints.in_progress_path``; the
-    last one is renamed to ``checkpoint`` when all ``config.epochs`` are done. A run killed at any
-    point resumes from its last finished epoch — from the in-progress file, or from a finished
-    ``checkpoint`` when more epochs are asked — and reproduces the uninterrupted run's numbers
-    exactly. A checkpoint from a different config is refused.
-    ``on_epoch_end(epoch, history)`` is called after each checkpoint (e.g. to stop in tests).
-    """
-    device = torch.device(device)
-    flush_denormals()
-    run = _start(config, checkpoint, device, meta, model)
-    _train_to_end([run], _alone(run), train_x.to(device), val_x.to(device), progress,
-                  on_epoch_end and (lambda epoch: on_epoch_end(epoch, run.history)),
-                  config.arch)
-    _finish(run)
-    return run.model, run.history
-
-
 def _alone(run: _Run) -> Stepper:
     return _on_device(OneModel(run.model, run.optimizer, run.backend))
 
@@ -374,49 +354,36 @@ def _on_device(stepper: Stepper) -> Stepper:
 STACKED = SeedStack.backend   #: the backend a seed trained in a stack records
 
 
-def train_seeds(config: TrainConfig, seeds: Sequence[int], train_x: Tensor, val_x: Tensor,
-                checkpoints: Mapping[int, str | os.PathLike], device: torch.device | str = "cpu",
-                meta: Mapping[int, Mapping[str, Any]] | None = None, stack: bool | str = "auto",
-                progress: bool = True,
-                on_epoch_end: Callable[[int, Mapping[int, History]], None] | None = None,
-                ) -> dict[int, History]:
-    """Train ``config`` once per seed — the models of one (run, architecture) — as one stacked
-    model (:mod:`seed_stack`) when the fast step trains them and ``stack`` is ``True``, or
-    ``"auto"`` and :func:`seed_stack.stacking_pays` says so for the model and device; else one
-    after another.
-
-    Seed s is trained with ``dataclasses.replace(config, seed=s)`` into ``checkpoints[s]``, and
-    gets the numbers, history and checkpoint it would get from :func:`train` alone (up to the
-    rounding of batched GEMMs; tests bound it). Each seed resumes from its own last checkpoint;
-    a seed behind the others (a run killed between two seeds' checkpoints) first catches up
-    alone. A non-finite loss stops everything with an error naming the seed, epoch and step;
-    every seed keeps its last good epoch's checkpoint. Returns each seed's history.
-    """
-    if len(set(seeds)) != len(seeds) or not seeds:
-        raise ValueError(f"seeds must be distinct and not empty, got {list(seeds)}")
-    each = (None if on_epoch_end is None else
-            lambda epoch, histories: on_epoch_end(epoch, dict(zip(seeds, histories))))
-    histories = train_models([dataclasses.replace(config, seed=s) for s in seeds], train_x, val_x,
-                             [checkpoints[s] for s in seeds], device,
-                             [(meta or {}).get(s) for s in seeds], stack, progress, each)
-    return dict(zip(seeds, histories))
-
-
 def train_models(configs: Sequence[TrainConfig], train_x: Tensor, val_x: Tensor,
                  checkpoints: Sequence[str | os.PathLike], device: torch.device | str = "cpu",
                  meta: Sequence[Mapping[str, Any] | None] | None = None,
                  stack: bool | str = "auto", progress: bool = True,
                  on_epoch_end: Callable[[int, list[History]], None] | None = None,
-                 together: bool = False) -> list[History]:
-    """Train model ``configs[i]`` into ``checkpoints[i]`` for every i: the seeds of one or more
-    architectures of one run (the same batch size, data and latent size), each seed of an
-    architecture as in :func:`train_seeds` — stacked when ``stack`` says so, else alone.
+                 together: bool = False,
+                 models: Sequence[nn.Module | None] | None = None) -> list[History]:
+    """The trainer's one entry: train model ``configs[i]`` into ``checkpoints[i]`` for every i
+    — one model, or the seeds of one or more architectures of one run (the same batch size,
+    epochs and latent size) — with Adam on the negative ELBO, ``train_x [N, 784]`` shuffled
+    each epoch, the validation ELBO on ``val_x [M, 784]`` after each.
 
+    Model i is ``vae_core.build_model(config.arch, …)`` built after seeding torch with
+    ``config.seed``, or ``models[i]`` when given (any module with the VAE's interface; ``auto``
+    then trains it with autograd unless the fast step knows its structure). The seeds of one
+    architecture train as one stacked model (:mod:`seed_stack`) when the fast step trains them
+    and ``stack`` is ``True``, or ``"auto"`` and ``seed_stack.stacking_pays`` says so; else one
+    after another — with the numbers each gets alone, up to the rounding of batched GEMMs.
     ``together=False``: each architecture's stack (or each model) trains to the end, one after
     another. ``together=True``: all of them are stepped each step as one
-    :class:`engine.Several` — a run in one process, replayed from one CUDA graph on a GPU —
-    after any model behind the others has caught up; every model gets the numbers its own
-    stepper gives it alone. Returns the histories in the order of ``configs``.
+    :class:`engine.Several` — a run in one process, replayed from one CUDA graph on a GPU.
+
+    Every epoch of every model is checkpointed atomically to ``checkpoints.in_progress_path``;
+    the last is renamed to ``checkpoints[i]`` when all ``config.epochs`` are done. A run killed
+    at any point resumes each model from its last finished epoch (a model behind the others
+    first catches up alone) and reproduces the uninterrupted run's numbers exactly; a checkpoint
+    of another config is refused. A non-finite loss stops everything with an error naming the
+    model, epoch and step; every model keeps its last good epoch's checkpoint.
+    ``on_epoch_end(epoch, histories)`` is called after each epoch's checkpoints (e.g. to stop in
+    tests). Returns the histories in the order of ``configs``.
     """
     device = torch.device(device)
     flush_denormals()
@@ -430,8 +397,8 @@ def train_models(configs: Sequence[TrainConfig], train_x: Tensor, val_x: Tensor,
     if mixed:
         raise ValueError(f"models trained in one call must share {', '.join(mixed)}; train "
                          f"them in separate calls")
-    runs = [_start(c, ck, device, m) for c, ck, m in
-            zip(configs, checkpoints, meta or [None] * len(configs))]
+    runs = [_start(c, ck, device, m, model) for c, ck, m, model in
+            zip(configs, checkpoints, meta or [None] * len(configs), models or [None] * len(configs))]
     x, xv = train_x.to(device), val_x.to(device)
     def each_epoch(epoch: int) -> None:
         if on_epoch_end is not None:

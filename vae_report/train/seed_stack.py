@@ -11,7 +11,7 @@ points every model's parameter, gradient buffer and Adam moments at its slice, s
   ``state_dict()`` and the checkpoints are exactly those of a model trained alone.
 
 Each seed keeps its own initialisation, batch order, noise stream and Adam state
-(``training.train_seeds`` draws them from the seed's own generators), so seed s gets the numbers
+(``loop.train_models`` draws them from the seed's own generators), so seed s gets the numbers
 it would get alone, up to the rounding of a batched GEMM against a single one (on the CPU
 build this was written on: bit-identical; tests bound the difference).
 """

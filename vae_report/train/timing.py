@@ -46,7 +46,7 @@ def fresh_models(arch: str, seeds: range, device: torch.device) -> tuple[list[vc
     return models, optimizers
 
 
-def design(arch: str, device: torch.device, stacked: bool, graphed: bool) -> engine.Stepper:
+def stepper_for(arch: str, device: torch.device, stacked: bool, graphed: bool) -> engine.Stepper:
     """One model or a seed stack of 3 of ``arch``, eager or graphed."""
     models, optimizers = fresh_models(arch, range(3 if stacked else 1), device)
     stepper: engine.Stepper = (seed_stack.SeedStack(models, optimizers) if stacked
@@ -109,7 +109,7 @@ def timing(device: torch.device, archs: list[str], batches: list[int], steps: in
         for batch in batches:
             row: dict[str, Any] = {"arch": arch, "batch": batch}
             for design, (stacked, graphed) in designs.items():
-                row[design] = measure(design(arch, device, stacked, graphed), batch, device,
+                row[design] = measure(stepper_for(arch, device, stacked, graphed), batch, device,
                                        steps)
                 if "ms_per_step" in row[design]:
                     # the study: 100 epochs of STUDY_STEPS[batch] steps per seed

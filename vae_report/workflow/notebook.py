@@ -10,7 +10,7 @@ from vae_report.data import MNISTSplits, load_mnist
 from vae_report.devices import pick_device, set_threads
 from vae_report.files import write_json
 from vae_report.layout import project_path
-from vae_report.params import StudyParams, check_params
+from vae_report.params import StudyParams, notebook_params
 from vae_report.provenance import provenance
 
 
@@ -20,9 +20,9 @@ def start_notebook(namespace: Mapping[str, Any],
     (the cell's, or the classifier's for ``output="classifier"``).
 
     Call as ``P, device = start_notebook(globals())`` right after the parameters cell: at that
-    point the namespace holds only the declared defaults and papermill's injections.
+    point the namespace holds only the parameters cell's names and papermill's injections.
     """
-    params = check_params(namespace)
+    params = notebook_params(namespace)
     set_threads(params.threads)
     device = pick_device(params.device)
     folder = params.out_dir if output == "cell" else params.classifier_dir

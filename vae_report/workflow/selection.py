@@ -19,7 +19,7 @@ import vae_core
 
 from vae_report import layout
 from vae_report.errors import ParameterError
-from vae_report.params import RUNS, check_layers, layer_sources, study_parameters, suggestion
+from vae_report.params import RUNS, layer_sources, load_params, study_parameters, suggestion
 
 PACKAGE = "vae_report"
 
@@ -69,10 +69,10 @@ def _choice_problems(variable: str, chosen: list[str], valid: list[str], where: 
 def check_parameters(profile: str, runs: Iterable[str]) -> None:
     """Every parameter layer a job of the selection merges — the profile's alone (the
     classifier) and each run's — checked before any work, each error naming its file and line
-    (:func:`params.check_layers`)."""
-    check_layers(profile)
+    (:func:`params.load_params`)."""
+    load_params(profile)
     for run in runs:
-        check_layers(profile, run)
+        load_params(profile, run)
 
 
 def set_aside_damaged(profile: str, runs: Iterable[str], archs: Iterable[str],
@@ -228,14 +228,18 @@ def _module_file(name: str) -> Path | None:
 
 @lru_cache(maxsize=None)
 def _closure(module: str) -> frozenset[str]:
-    path = _module_file(module)
-    if path is None:
-        return frozenset()
-    seen = {module}
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    for name in _imported(path.read_text(), package):
-        if _module_file(name) is not None and name not in seen:
-            seen |= _closure(name)
+    """``module`` and every project module it imports, directly or not (import cycles through a
+    package's ``__init__`` included)."""
+    seen: set[str] = set()
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        path = _module_file(name)
+        if name in seen or path is None:
+            continue
+        seen.add(name)
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        todo.extend(_imported(path.read_text(), package))
     return frozenset(seen)
 
 

@@ -48,9 +48,10 @@ PUBLISHED = rel(layout.published_model_path(PROFILE, "{run}", "{seed}", "{arch}"
 PUBLISHED_CLASSIFIER = rel(layout.published_classifier_path(PROFILE))
 
 
-def layers(run=None):
-    """papermill's ``-f`` options for the parameter files a notebook of ``run`` merges."""
-    return " ".join(f"-f {f}" for f in parameter_files(PROFILE, run))
+def names(run=None):
+    """papermill's ``-p`` options naming a notebook's profile and run: it reads every other value
+    from their parameter files itself (``params.notebook_params``)."""
+    return f"-p profile {PROFILE}" + (f" -p run {run}" if run else "")
 
 
 def each_cell(pattern, **fixed):

@@ -17,14 +17,14 @@ rule classifier:
     priority: 5
     params:
         label=f"{PROFILE} classifier",
-        files=layers(),
+        cell=names(),
     threads: 1
     resources:
         gpu=GPU,
         mem_mb=4000,
         runtime=30,
     shell:
-        "{PYTHON:q} scripts/run_notebook.py {input.nb:q} {output.nb:q} {params.files} "
+        "{PYTHON:q} scripts/run_notebook.py {input.nb:q} {output.nb:q} {params.cell} "
         "--label {params.label:q}"
 
 
@@ -39,12 +39,12 @@ rule step:
         nb=CELL,
     params:
         label=lambda w: f"{PROFILE}/{w.run}/seed-{w.seed}/{w.arch} {w.step}",
-        files=lambda w: layers(w.run),
+        cell=lambda w: names(w.run),
     threads: 1
     resources:
         gpu=GPU,
         mem_mb=4000,
         runtime=20,
     shell:
-        "{PYTHON:q} scripts/run_notebook.py {input.nb:q} {output.nb:q} {params.files} "
+        "{PYTHON:q} scripts/run_notebook.py {input.nb:q} {output.nb:q} {params.cell} "
         "-p seed {wildcards.seed} -p arch {wildcards.arch} --label {params.label:q}"

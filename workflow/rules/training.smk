@@ -66,12 +66,12 @@ rule train:
         nb=TRAIN,
     params:
         label=lambda w: f"{PROFILE}/{w.run}/seed-{w.seed}/{w.arch} 01-train",
-        files=lambda w: layers(w.run),
+        cell=lambda w: names(w.run),
     threads: 1
     resources:
         gpu=GPU,
         mem_mb=4000,
         runtime=20,
     shell:
-        "{PYTHON:q} scripts/run_notebook.py {input.nb:q} {output.nb:q} {params.files} "
+        "{PYTHON:q} scripts/run_notebook.py {input.nb:q} {output.nb:q} {params.cell} "
         "-p seed {wildcards.seed} -p arch {wildcards.arch} --label {params.label:q}"
