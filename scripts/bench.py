@@ -41,7 +41,8 @@ from vae_report import devices, layout
 from vae_report.train import engine, seed_stack, loop
 from vae_report.metrics import evaluation
 from vae_report.data import load_mnist
-from vae_report.params import RUNS, study_parameters
+from vae_report.params import RUNS
+from vae_report.param_files import study_parameters
 from vae_report.workflow import selection
 
 EPOCH_IMAGES = 48_000

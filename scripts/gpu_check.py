@@ -53,7 +53,7 @@ from typing import Any, Callable
 import torch
 
 import vae_core as vc
-from vae_report.train import engine, fast_step, loop, seed_stack, timing
+from vae_report.train import engine, fast_step, loop, seed_stack, state, timing
 
 UNIT_ROUNDOFF = 2.0 ** -24
 
@@ -176,7 +176,7 @@ def load_subset(path: str | None, n: int) -> torch.Tensor:
 def resume(device: torch.device, x: torch.Tensor, out: Path) -> dict[str, Any]:
     """Two epochs straight against one epoch, a stop, and a resumed second epoch."""
     # the study's values (params/base.yaml: this script reads no YAML), two epochs
-    cfg = loop.TrainConfig(arch="deep-256", latent_dim=64, init="default", decoder_sigma="softplus",
+    cfg = state.TrainConfig(arch="deep-256", latent_dim=64, init="default", decoder_sigma="softplus",
                            encoder_std="softplus", lr=3e-4, epochs=2, batch_size=16, seed=0,
                            eval_batch_size=500, backend="auto", eval_seed=1234, check_every=500)
     train_x, val_x = x[: len(x) * 4 // 5], x[len(x) * 4 // 5:]

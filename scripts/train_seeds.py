@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import yaml
 
-        from vae_report.train import loop
+        from vae_report.train import loop, state
         from vae_report.devices import pick_device, set_threads
         from vae_report.workflow.notebook import study_data
         from vae_report.params import load_params
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
         data = study_data(params)
         histories = loop.train_models(
-            [loop.TrainConfig.from_params(p) for p in models], data.train, data.val,
+            [state.TrainConfig.from_params(p) for p in models], data.train, data.val,
             [p.checkpoint_path for p in models], device,
             meta=[provenance(p.as_dict()) for p in models], stack=params.stack_seeds,
             progress=not args.quiet, together=args.together)

@@ -1,8 +1,9 @@
 """Training configurations for tests, from the study's own parameter files (no code defaults)."""
 import dataclasses
 
-from vae_report.params import StudyParams, check_params, load_params, study_parameters
-from vae_report.train.loop import TrainConfig
+from vae_report.params import StudyParams, check_params, load_params
+from vae_report.param_files import study_parameters
+from vae_report.train.state import TrainConfig
 
 
 def train_config(**changes) -> TrainConfig:

@@ -12,7 +12,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 from vae_report import layout
 from vae_report.train import checkpoints
-from vae_report.train.loop import TrainConfig, train_models
+from vae_report.train.loop import train_models
+from vae_report.train.state import TrainConfig
 from vae_report.metrics.classifier import ClassifierConfig, train_classifier
 from vae_report.data import load_mnist
 from vae_report.provenance import provenance

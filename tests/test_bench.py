@@ -75,7 +75,8 @@ def test_the_gpu_check_knows_the_study_it_projects():
     """gpu_check.py reads no YAML (the device machine has torch only): its copy of the study's
     seeds and steps per epoch must match params/ and the data split."""
     from vae_report.train import timing
-    from vae_report.params import MAIN_RUNS, study_parameters
+    from vae_report.params import MAIN_RUNS
+    from vae_report.param_files import study_parameters
 
     for run in MAIN_RUNS:
         p = study_parameters("full", run)

@@ -1,6 +1,5 @@
 """Errors that point the right way: each names the file or value at fault and a fix that works
 (issue 34 §3). Quick: no training, no notebook."""
-import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,7 +12,7 @@ from vae_report.explore import models
 from vae_report.report import gather
 from vae_report.workflow import selection
 from vae_report.errors import DataError, ParameterError
-from vae_report.params import read_yaml
+from vae_report.param_files import read_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 CELL = ROOT / "reports" / "full" / "original" / "seed-0" / "vanilla"

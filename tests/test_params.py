@@ -7,8 +7,8 @@ import yaml
 import vae_core as vc
 from vae_report import layout
 from vae_report.errors import ParameterError
-from vae_report.params import (StudyParams, check_params, load_params, notebook_params,
-                               parameter_types, study_parameters)
+from vae_report.params import StudyParams, check_params, load_params, notebook_params, parameter_types
+from vae_report.param_files import study_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK_A = {**study_parameters("quick", "original"), "arch": "vanilla"}

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from vae_report.errors import NonFiniteLossError
-from vae_report.train import checkpoints, loop
+from vae_report.train import checkpoints, loop, state
 
 from configs import train_config
 
@@ -54,7 +54,7 @@ class Kill(Exception):
     pass
 
 
-def _configs(way: Way, epochs: int = EPOCHS) -> list[loop.TrainConfig]:
+def _configs(way: Way, epochs: int = EPOCHS) -> list[state.TrainConfig]:
     return [train_config(arch=a, seed=s, epochs=epochs, backend=way.backend, eval_batch_size=100)
             for a, s in way.models]
 
@@ -63,7 +63,7 @@ def _paths(way: Way, folder, name: str) -> list:
     return [folder / f"{name}-{a}-{s}.pt" for a, s in way.models]
 
 
-def _train(way: Way, blobs, paths, **kw) -> list[loop.History]:
+def _train(way: Way, blobs, paths, **kw) -> list[state.History]:
     return loop.train_models(_configs(way), blobs[:160], blobs[500:], paths, stack=way.stack,
                              together=way.together, progress=False, **kw)
 

@@ -71,7 +71,7 @@ def test_a_bad_selection_stops_the_workflow_before_any_work(config, message, tmp
 
 
 def test_seeds_come_from_the_run_files_as_merged():
-    from vae_report.params import study_parameters
+    from vae_report.param_files import study_parameters
     assert selection.run_seeds("retrained", "quick") == study_parameters("quick", "retrained")["seeds"]
     import yaml
     for run in ("original", "retrained"):

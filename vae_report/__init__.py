@@ -6,9 +6,10 @@ data, parses no argument and touches no global RNG. Imports run downwards only: 
 
 ===============  ==============================================================================
 ``train/``       training: ``loop`` (the epochs, resume, validation; the one entry
-                 ``train_models``), ``engine`` (the step interface and the one epoch),
-                 ``fast_step`` (the hand-written gradient), ``seed_stack`` (a run's seeds as
-                 one stacked model), ``checkpoints`` (the checkpoint format, published weights)
+                 ``train_models``), ``state`` (config, history, generators, may it resume?),
+                 ``engine`` (the step interface and the one epoch), ``fast_step`` (the
+                 hand-written gradient), ``seed_stack`` (a run's seeds as one stacked model),
+                 ``checkpoints`` (the checkpoint format, published weights), ``timing``
 ``metrics/``     what a trained model is measured by: ``evaluation`` (test ELBO, active units,
                  reconstructions, samples), ``iwae`` (the importance-weighted bound),
                  ``discrete`` (the 8-bit likelihood), ``chain`` (the x → z → x chain),
@@ -23,8 +24,9 @@ data, parses no argument and touches no global RNG. Imports run downwards only: 
 ``workflow/``    running the study: ``selection`` (what the Snakefile reads), ``plan`` (what
                  `make report` will do), ``notebook`` (every step notebook's first cell),
                  ``kernels`` (Jupyter kernels on sockets that cannot collide)
-foundation       ``params`` (the parameter schema and its YAML layers), ``layout`` (where
-                 every file lives), ``data`` (MNIST), ``devices``, ``files`` (atomic writes),
-                 ``errors``, ``provenance``, ``pictures`` (image grids, GIFs, filmstrips)
+foundation       ``params`` (the one parameter schema), ``param_files`` (the YAML layers, read
+                 strictly and merged), ``layout`` (where every file lives), ``data`` (MNIST),
+                 ``devices``, ``files`` (atomic writes), ``errors``, ``provenance``,
+                 ``pictures`` (image grids, GIFs, filmstrips)
 ===============  ==============================================================================
 """

@@ -13,7 +13,8 @@ import vae_core
 
 from vae_report import files, layout
 from vae_report.errors import DataError
-from vae_report.params import MAIN_RUNS, RUNS, study_parameters
+from vae_report.params import MAIN_RUNS, RUNS
+from vae_report.param_files import study_parameters
 
 #: The files the report reads from every cell (beside the steps' JSON metrics) …
 CELL_FILES: tuple[str, ...] = ("history.csv",)

@@ -7,8 +7,8 @@ A checkpoint is a dict with exactly these keys (``torch.save``; loaded with
 ``model``      the VAE's ``state_dict``
 ``optimizer``  Adam's ``state_dict`` (moments and step counters), so training resumes exactly
 ``rng``        the batch-order, noise and global torch generator states
-``history``    the learning curves so far (``loop.History.as_dict()``)
-``config``     the ``loop.TrainConfig`` it was trained with (a resume with another is refused)
+``history``    the learning curves so far (``state.History.as_dict()``)
+``config``     the ``state.TrainConfig`` it was trained with (a resume with another is refused)
 ``meta``       provenance: parameters, git commit, package versions, the backend that ran
 =============  ================================================================================
 """

@@ -18,7 +18,8 @@ import vae_core
 
 from vae_report import layout
 from vae_report.errors import ParameterError
-from vae_report.params import RUNS, study_parameters
+from vae_report.params import RUNS
+from vae_report.param_files import study_parameters
 
 #: Seconds a cell's five notebooks take beyond training: ≈ 45 s of kernel start-ups and
 #: bookkeeping whatever the data (the quick profile: ≈ 50 s a cell), plus ≈ 95 s of evaluation on

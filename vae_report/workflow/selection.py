@@ -19,7 +19,8 @@ import vae_core
 
 from vae_report import layout
 from vae_report.errors import ParameterError
-from vae_report.params import RUNS, layer_sources, load_params, study_parameters, suggestion
+from vae_report.params import RUNS, load_params, suggestion
+from vae_report.param_files import layer_sources, study_parameters
 
 PACKAGE = "vae_report"
 
@@ -123,7 +124,7 @@ def run_seeds(run: str, profile: str) -> list[int]:
 
 def _seeds(merged: dict[str, Any], where: dict[str, str], run: str) -> list[int]:
     """The checked ``seeds`` of a run's merged parameters; ``where`` (key → the file and line
-    that set it, :func:`params.layer_sources`) names the file to fix."""
+    that set it, :func:`param_files.layer_sources`) names the file to fix."""
     seeds = merged.get("seeds", [0])
     if (not isinstance(seeds, list) or not seeds
             or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)):

@@ -5,7 +5,8 @@ import vae_core
 from vae_report import layout
 from vae_report.workflow import selection as wf
 from vae_report.errors import ParameterError
-from vae_report.params import MAIN_RUNS, parameter_files
+from vae_report.params import MAIN_RUNS
+from vae_report.param_files import parameter_files
 
 # config/config.yaml's values, overridden by --config (checked against the schema beforehand);
 # an empty runs or archs means every one
