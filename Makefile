@@ -52,12 +52,12 @@ latex: ## install xelatex for the PDF (Debian packages) when missing
 ## ---- the study ---------------------------------------------------------------------------
 .PHONY: report
 report: $(STAMP) ## render the study to reports/$(PROFILE)/report.{html,pdf} (PROFILE=full|quick, JOBS=2, EXECUTOR=local|slurm|gpu)
-	@$(PY) -m vae_report.workflow.plan --repair --profile $(PROFILE) --runs "$(RUNS)" --archs "$(ARCHS)" --jobs $(JOBS)
+	@$(VENV)/bin/vae-plan --repair --profile $(PROFILE) --runs "$(RUNS)" --archs "$(ARCHS)" --jobs $(JOBS)
 	$(call SNAKEMAKE)
 
 .PHONY: render
 render: $(STAMP) ## re-render the committed study's report (reports/full) from its committed cells: no training, about a minute
-	$(PY) scripts/run_notebook.py notebooks/report.ipynb reports/full/report.ipynb -p profile full \
+	$(VENV)/bin/vae-notebook notebooks/report.ipynb reports/full/report.ipynb -p profile full \
 		--label "the committed study's report"
 	@bash scripts/setup-latex.sh
 	bash scripts/render_report.sh html reports/full/report.ipynb
@@ -65,12 +65,12 @@ render: $(STAMP) ## re-render the committed study's report (reports/full) from i
 
 .PHONY: cells
 cells: $(STAMP) ## run every (run, seed, architecture) notebook that is out of date, not the report
-	@$(PY) -m vae_report.workflow.plan --repair --profile $(PROFILE) --runs "$(RUNS)" --archs "$(ARCHS)" --jobs $(JOBS)
+	@$(VENV)/bin/vae-plan --repair --profile $(PROFILE) --runs "$(RUNS)" --archs "$(ARCHS)" --jobs $(JOBS)
 	$(call SNAKEMAKE,cells)
 
 .PHONY: dry-run
 dry-run: $(STAMP) ## list the jobs `make report` would run now, and why (changes nothing)
-	@$(PY) -m vae_report.workflow.plan --profile $(PROFILE) --runs "$(RUNS)" --archs "$(ARCHS)" --jobs $(JOBS)
+	@$(VENV)/bin/vae-plan --profile $(PROFILE) --runs "$(RUNS)" --archs "$(ARCHS)" --jobs $(JOBS)
 	$(call SNAKEMAKE,--dry-run --quiet rules)
 
 ## ---- development -------------------------------------------------------------------------

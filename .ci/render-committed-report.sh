@@ -9,7 +9,7 @@ scratch=$(mktemp -d)
 trap 'status=$?; if [ $status -eq 0 ]; then rm -rf "$scratch"; else echo "kept for a look: $scratch" >&2; fi' EXIT
 cp -r reports/full "$scratch/full"
 rm -f "$scratch"/full/report.{ipynb,html,pdf}
-.venv/bin/python scripts/run_notebook.py notebooks/report.ipynb "$scratch/full/report.ipynb" \
+.venv/bin/vae-notebook notebooks/report.ipynb "$scratch/full/report.ipynb" \
   -p profile full -p reports_dir "$scratch" --label "the committed full study's report"
 bash scripts/setup-latex.sh
 bash scripts/render_report.sh html "$scratch/full/report.ipynb"

@@ -17,7 +17,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNNER = ROOT / "scripts" / "run_notebook.py"
+RUNNER = ["-m", "vae_report.workflow.run_notebook"]
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def notebook(tmp_path_factory) -> Path:
 
 def _run(notebook: Path, out: Path, *extra: str, env: dict | None = None,
          timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(RUNNER), str(notebook), str(out), *extra],
+    return subprocess.run([sys.executable, *RUNNER, str(notebook), str(out), *extra],
                           capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})})
 

@@ -52,7 +52,7 @@ def _train(params):
     ``params["seeds"]``), with the same parameters."""
     given = [a for k, v in params.items() if k not in ("profile", "run", "arch", "seed")
              for a in ("-p", k, json.dumps(v))]
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_seeds.py"), "--profile",
+    done = subprocess.run([sys.executable, "-m", "vae_report.workflow.train_job", "--profile",
                            params["profile"], "--run", params["run"], "--arch", params["arch"],
                            "--quiet", *given], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

@@ -100,8 +100,8 @@ def test_stack_problem_names_what_cannot_be_stacked():
 
 
 def test_the_training_job_script(tmp_path):
-    """scripts/train_seeds.py: a bad parameter is one line naming it, no traceback."""
-    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_seeds.py"), "--profile",
+    """The training job (vae-train): a bad parameter is one line naming it, no traceback."""
+    out = subprocess.run([sys.executable, "-m", "vae_report.workflow.train_job", "--profile",
                           "quick", "--run", "retrained", "--arch", "vanilla", "-p", "lr", "fast",
                           "-p", "checkpoints_dir", str(tmp_path)],
                          capture_output=True, text=True, timeout=120)

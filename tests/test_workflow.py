@@ -111,8 +111,12 @@ def test_the_dag_has_a_job_per_step_run_seed_and_architecture(tmp_path):
 
 
 def test_code_of_follows_the_imports():
-    train = selection.code_of("notebooks/01-train.ipynb")
-    assert {"vae_core.py", "vae_report/train/loop.py", "vae_report/train/fast_step.py"} <= set(train)
+    job = selection.code_of("vae_report/workflow/train_job.py")          # the training job
+    assert {"vae_core.py", "vae_report/train/loop.py", "vae_report/train/fast_step.py",
+            "vae_report/workflow/train_job.py"} <= set(job)
+    train = selection.code_of("notebooks/01-train.ipynb")                # reads a checkpoint
+    assert {"vae_core.py", "vae_report/train/checkpoints.py", "vae_report/train/state.py"} <= set(train)
+    assert "vae_report/train/loop.py" not in train and "vae_report/train/fast_step.py" not in train
     assert "vae_report/pictures.py" not in train and "vae_report/metrics/classifier.py" not in train
     samples = selection.code_of("notebooks/04-samples.ipynb")
     assert {"vae_report/pictures.py", "vae_report/metrics/classifier.py"} <= set(samples)
@@ -185,17 +189,20 @@ def test_a_missing_checkpoint_retrains_and_a_plot_edit_reruns_only_its_step(tmp_
 
 
 def _stub_runner(root):
-    """A run_notebook.py that announces itself (file `started`), waits for the file `release` (at
-    most 120 s) and writes its output: tests the workflow's behaviour, not the notebooks'."""
-    (root / "scripts" / "run_notebook.py").write_text(
+    """A notebook runner (vae-notebook's module, in the scratch copy that PYTHONPATH puts first)
+    that announces itself (file `started`), waits for the file `release` (at most 120 s) and
+    writes its output: tests the workflow's behaviour, not the notebooks'."""
+    (root / "vae_report" / "workflow" / "run_notebook.py").write_text(
         "import sys, time, pathlib\n"
-        "out = pathlib.Path(sys.argv[2]); pathlib.Path('started').touch()\n"
-        "t = time.time()\n"
-        "while not pathlib.Path('release').exists() and time.time() - t < 120: time.sleep(0.2)\n"
-        "out.parent.mkdir(parents=True, exist_ok=True); out.write_text('{}')\n"
-        "if out.parent.name == 'classifier':   # the classifier's rule also declares its weights\n"
-        "    w = pathlib.Path('checkpoints/quick/classifier.pt')\n"
-        "    w.parent.mkdir(parents=True, exist_ok=True); w.write_text('{}')\n")
+        "def main():\n"
+        "    out = pathlib.Path(sys.argv[2]); pathlib.Path('started').touch()\n"
+        "    t = time.time()\n"
+        "    while not pathlib.Path('release').exists() and time.time() - t < 120: time.sleep(0.2)\n"
+        "    out.parent.mkdir(parents=True, exist_ok=True); out.write_text('{}')\n"
+        "    if out.parent.name == 'classifier':   # the classifier's rule also declares its weights\n"
+        "        w = pathlib.Path('checkpoints/quick/classifier.pt')\n"
+        "        w.parent.mkdir(parents=True, exist_ok=True); w.write_text('{}')\n"
+        "    return 0\n")
 
 
 def test_a_second_run_in_the_same_checkout_is_refused_at_once(tmp_path):
@@ -257,7 +264,7 @@ def _notebook(path, *sources):
 
 
 def _runner(*args, **kw):
-    return subprocess.Popen([sys.executable, str(ROOT / "scripts" / "run_notebook.py"), *map(str, args)],
+    return subprocess.Popen([sys.executable, "-m", "vae_report.workflow.run_notebook", *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import ipywidgets as w
 
 from . import models, views
-from .explore import Explorer
+from .models import Explorer
 
 
 @dataclass

@@ -58,7 +58,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
                  if unfinished.exists() else "")
         raise FileNotFoundError(f"checkpoint {path} does not exist; {state}train it first: "
                                 f"`make cells PROFILE=<profile> RUNS=<run> ARCHS=<arch>` (or "
-                                f"scripts/train_seeds.py --profile <profile> --run <run> --arch "
+                                f"vae-train --profile <profile> --run <run> --arch "
                                 f"<arch>), which resumes from the last finished epoch")
     ckpt = torch_load_or_explain(path, "checkpoint", "delete it and retrain")
     missing = [k for k in CHECKPOINT_KEYS if not isinstance(ckpt, dict) or k not in ckpt]

@@ -40,7 +40,7 @@ from .seed_stack import SeedStack, stack_problem, stacking_pays
 from .state import (History, TrainConfig, check_trained_with, kept_checkpoint_note, rng_state,
                     set_rng_state)
 
-#: Says which runs resume from which epoch (scripts/train_seeds.py prints it).
+#: Says which runs resume from which epoch (the training job, vae-train, prints it).
 log = logging.getLogger(__name__)
 
 

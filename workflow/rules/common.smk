@@ -1,4 +1,5 @@
 # Shared by every rule file: the selection (checked), the paths of every output, helpers.
+import os
 import sys
 
 import vae_core
@@ -23,7 +24,11 @@ SEEDS = {run: wf.run_seeds(run, PROFILE) for run in RUNS}
 RUN_ARCHS = {run: [a for a in wf.run_archs(run, PROFILE) if a in ARCHS] for run in RUNS}
 STEPS = ["02-elbo", "03-collapse", "04-samples", "05-chain"]
 JUDGED = ["04-samples", "05-chain"]               # the steps that ask the digit classifier
-PYTHON = sys.executable                           # the .venv's, which runs snakemake
+# the project's commands (pyproject.toml's [project.scripts]) beside the .venv's python, which
+# runs snakemake
+BIN = os.path.dirname(sys.executable)
+MNIST_CMD, TRAIN_CMD, NOTEBOOK_CMD, PUBLISH_CMD = (os.path.join(BIN, name) for name in (
+    "vae-mnist", "vae-train", "vae-notebook", "vae-publish"))
 # GPU jobs: under device cuda (or auto on a CUDA machine) training and evaluation ask for one
 # unit of the `gpu` resource: the Slurm plugin turns it into --gpus, and locally
 # `--resources gpu=N` (profiles/gpu) bounds how many share the GPUs at once

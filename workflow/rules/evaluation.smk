@@ -2,7 +2,7 @@
 
 rule mnist:
     output: MNIST
-    shell: "{PYTHON:q} -m vae_report.data --root data"
+    shell: "{MNIST_CMD:q} --root data"
 
 
 rule classifier:
@@ -24,7 +24,7 @@ rule classifier:
         mem_mb=4000,
         runtime=30,
     shell:
-        "{PYTHON:q} scripts/run_notebook.py {input.nb:q} {output.nb:q} {params.cell} "
+        "{NOTEBOOK_CMD:q} {input.nb:q} {output.nb:q} {params.cell} "
         "--label {params.label:q}"
 
 
@@ -46,5 +46,5 @@ rule step:
         mem_mb=4000,
         runtime=20,
     shell:
-        "{PYTHON:q} scripts/run_notebook.py {input.nb:q} {output.nb:q} {params.cell} "
+        "{NOTEBOOK_CMD:q} {input.nb:q} {output.nb:q} {params.cell} "
         "-p seed {wildcards.seed} -p arch {wildcards.arch} --label {params.label:q}"

@@ -13,10 +13,10 @@ rule models:
 rule publish_model:
     input: CHECKPOINT
     output: PUBLISHED
-    shell: "{PYTHON:q} -m vae_report.train.checkpoints {input:q} {output:q}"
+    shell: "{PUBLISH_CMD:q} {input:q} {output:q}"
 
 
 rule publish_classifier:
     input: WEIGHTS
     output: PUBLISHED_CLASSIFIER
-    shell: "{PYTHON:q} -m vae_report.train.checkpoints --classifier {input:q} {output:q}"
+    shell: "{PUBLISH_CMD:q} --classifier {input:q} {output:q}"

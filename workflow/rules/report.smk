@@ -14,7 +14,7 @@ rule report:
         mem_mb=4000,
         runtime=20,
     shell:
-        "{PYTHON:q} scripts/run_notebook.py {input.nb:q} {output.nb:q} -p profile {PROFILE} "
+        "{NOTEBOOK_CMD:q} {input.nb:q} {output.nb:q} -p profile {PROFILE} "
         "{SELECTION} --label {params.label:q}"
 
 

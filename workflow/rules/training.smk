@@ -4,7 +4,7 @@
 # notebooks that read the checkpoints (0). A rule per run: its outputs are its seeds' files.
 # With train_per=run (the default when jobs use a GPU, where one model per process is bound by
 # kernel launches, not arithmetic) one job holds all the run's models and steps them together:
-# one CUDA graph replays a step of the whole run (scripts/train_seeds.py --together).
+# one CUDA graph replays a step of the whole run (vae-train --together).
 TRAIN_PER = str(config.get("train_per", "run" if GPU else "arch"))
 if TRAIN_PER not in ("arch", "run"):
     sys.exit(f"error: train_per must be arch (a job per run and architecture) or run (a job per "
@@ -30,8 +30,7 @@ for _run in RUNS:
     rule:
         name: f"train_{_run.replace('-', '_')}"      # a rule name is an identifier
         input:
-            script="scripts/train_seeds.py",
-            code=wf.code_of("scripts/train_seeds.py"),
+            code=wf.code_of("vae_report/workflow/train_job.py"),
             params=parameter_files(PROFILE, _run),
             mnist=MNIST,
         output:
@@ -49,7 +48,7 @@ for _run in RUNS:
             runtime=wf.training_minutes(PROFILE, _run) * (1 if TRAIN_PER == "arch"
                                                           else len(RUN_ARCHS[_run])),
         shell:
-            "{PYTHON:q} scripts/train_seeds.py --profile {PROFILE} --run {params.run} "
+            "{TRAIN_CMD:q} --profile {PROFILE} --run {params.run} "
             "--arch {params.archs} {params.together} --quiet"
 
 
@@ -73,5 +72,5 @@ rule train:
         mem_mb=4000,
         runtime=20,
     shell:
-        "{PYTHON:q} scripts/run_notebook.py {input.nb:q} {output.nb:q} {params.cell} "
+        "{NOTEBOOK_CMD:q} {input.nb:q} {output.nb:q} {params.cell} "
         "-p seed {wildcards.seed} -p arch {wildcards.arch} --label {params.label:q}"

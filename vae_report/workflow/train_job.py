@@ -1,7 +1,9 @@
 """Train every seed of one (run, architecture) into its checkpoint; the Snakefile's training job.
 
-    train_seeds.py --profile full --run original --arch deep-512 [-p KEY VALUE]...
-    train_seeds.py --profile full --run original --arch vanilla deep-128 ... --together
+    vae-train --profile full --run original --arch deep-512 [-p KEY VALUE]...
+    vae-train --profile full --run original --arch vanilla deep-128 ... --together
+
+(``vae-train`` is ``python -m vae_report.workflow.train_job``, installed by ``make setup``.)
 
 The parameters are the notebooks' (``params/base.yaml``, ``params/runs/<run>.yaml``,
 ``params/profiles/<profile>.yaml``, then ``-p`` values read as YAML), checked the same way. The

@@ -1,6 +1,6 @@
 """Run one notebook of the study with papermill; the Snakefile calls it for every job.
 
-    run_notebook.py NOTEBOOK OUTPUT [-p KEY VALUE]...
+    vae-notebook NOTEBOOK OUTPUT [-p KEY VALUE]...      (python -m vae_report.workflow.run_notebook)
 
 The ``-p`` values are papermill's (read as YAML: ``-p seed 2`` is the integer 2): the cell a
 notebook is (``profile``, ``run``, ``seed``, ``arch``) and any change; the notebook reads every
@@ -25,13 +25,6 @@ import signal
 import sys
 import time
 from pathlib import Path
-
-# jsonschema (loaded by nbformat) imports the optional `rfc3987_syntax` only to offer an "iri"
-# format check, and that module compiles a grammar at import time: 1.1 s of the 2.4 s papermill
-# needed to run an empty notebook here. nbformat's schema has no IRI fields, so hiding the module
-# changes nothing but the start-up time. (None in sys.modules makes the import raise
-# ImportError, which jsonschema handles.)
-sys.modules.setdefault("rfc3987_syntax", None)
 
 KERNEL = "vae-report"
 #: Seconds a kernel may take to answer its first message: ≈ 2 s here, far more on a loaded node
@@ -113,9 +106,19 @@ def _execute(notebook: Path, partial: Path, params: dict, timeout: float) -> Non
                                start_timeout=timeout, kernel_manager_class=KERNEL_MANAGER)
 
 
+def _skip_iri_grammar() -> None:
+    """jsonschema (loaded by nbformat) imports the optional ``rfc3987_syntax`` only to offer an
+    "iri" format check, and that module compiles a grammar at import time: 1.1 s of the 2.4 s
+    papermill needed to run an empty notebook here. nbformat's schema has no IRI fields, so
+    hiding the module changes nothing but the start-up time (None in ``sys.modules`` makes the
+    import raise ImportError, which jsonschema handles). Done by the command, not at import."""
+    sys.modules.setdefault("rfc3987_syntax", None)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     signal.signal(signal.SIGINT, _on_interrupt)
+    _skip_iri_grammar()
     from papermill.exceptions import PapermillExecutionError
 
     out = args.output
