@@ -58,15 +58,12 @@ def test_the_selection_is_checked_with_the_choices_named():
         selection.check_selection("quick", ["original"], ["deep-999"])
 
 
-@pytest.mark.parametrize("config, message", [
-    (["profile=nope"], "PROFILE='nope' is not one of full, quick"),
-    (["profile=quick", "runs=B"], "RUNS: 'B' is not one of original, retrained"),
-    (["profile=quick", "archs=deep-999"], "ARCHS: 'deep-999' is not one of"),
-])
-def test_a_bad_selection_stops_the_workflow_before_any_work(config, message, tmp_path):
+def test_a_bad_selection_stops_the_workflow_before_any_work(tmp_path):
+    """End to end, once (each message is the check's above): the Snakefile stops at parse time
+    with the check's one line and leaves no empty output folder."""
     before = set((ROOT / "reports").iterdir())
-    out = _dry_run(ROOT, *config)
-    assert out.returncode != 0 and message in out.stderr + out.stdout
+    out = _dry_run(ROOT, "profile=quick", "runs=B")
+    assert out.returncode != 0 and "RUNS: 'B' is not one of original, retrained" in out.stderr + out.stdout
     assert set((ROOT / "reports").iterdir()) == before          # no empty output folder
 
 
@@ -347,6 +344,14 @@ def test_training_jobs_run_the_costliest_first():
     assert all(10 <= selection.training_priority("full", r, a) < 20 for r, a in order)
 
 
+def _bad_line(root, line):
+    """``params/profiles/quick.yaml`` under ``root`` with ``line`` as its third line."""
+    profile = root / "params" / "profiles" / "quick.yaml"
+    key = line.split(":")[0]            # the profile's own line of that key would win
+    kept = [l for l in profile.read_text().splitlines() if not l.startswith(("epochs:", f"{key}:"))]
+    profile.write_text("\n".join(kept[:2] + [line] + kept[2:]) + "\n")
+
+
 @pytest.mark.parametrize("line, message", [
     ('epochs: "two"', "epochs: expected int, got str 'two' — set in params/profiles/quick.yaml, line 3"),
     ("epochs: null", "epochs: expected int, got NoneType None — set in params/profiles/quick.yaml, line 3"),
@@ -354,15 +359,24 @@ def test_training_jobs_run_the_costliest_first():
     ("seeds: 0", "seeds: expected list, got int 0 — set in params/profiles/quick.yaml, line 3"),
     ("epochs: [2", "params/profiles/quick.yaml, line 4: not valid YAML"),
 ])
-def test_a_bad_parameter_file_stops_the_workflow_naming_the_file_and_line(line, message, tmp_path):
+def test_a_bad_parameter_file_is_named_with_its_file_and_line(line, message, tmp_path, monkeypatch):
+    """What the Snakefile checks at parse time (selection.check_parameters), on a copy of
+    params/ with one bad line; the workflow's own run of it is the test below."""
+    shutil.copytree(ROOT / "params", tmp_path / "params")
+    _bad_line(tmp_path, line)
+    monkeypatch.setattr(layout, "PROJECT_ROOT", tmp_path)
+    with pytest.raises(ParameterError) as err:
+        selection.check_parameters("quick", ["original", "retrained"])
+    assert message in str(err.value)
+
+
+def test_a_bad_parameter_file_stops_the_workflow_naming_the_file_and_line(tmp_path):
     root = _scratch(tmp_path)
-    profile = root / "params" / "profiles" / "quick.yaml"
-    key = line.split(":")[0]            # the profile's own line of that key would win
-    kept = [l for l in profile.read_text().splitlines() if not l.startswith(("epochs:", f"{key}:"))]
-    profile.write_text("\n".join(kept[:2] + [line] + kept[2:]) + "\n")
+    _bad_line(root, 'epochs: "two"')
     out = _dry_run(root, "profile=quick")
     text = out.stderr + out.stdout
-    assert out.returncode != 0 and message in text, text[-2000:]
+    assert out.returncode != 0, text[-2000:]
+    assert "epochs: expected int, got str 'two' — set in params/profiles/quick.yaml, line 3" in text
     assert "Traceback" not in text and "invalid literal" not in text
 
 

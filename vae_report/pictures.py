@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
 from vae_core import IMAGE_PIXELS, IMAGE_SIDE
 
-from vae_report.metrics.chain import ChainResult
 from vae_report.data import finite_pixels
+
+if TYPE_CHECKING:                 # a type only: the drawing needs no metric
+    from vae_report.metrics.chain import ChainResult
 
 
 def displayable(images: Tensor) -> Tensor:
