@@ -85,6 +85,7 @@ def test_vae_core_stays_small_and_holds_the_one_elbo():
         assert name not in package, name
 
 
+@pytest.mark.slow
 def test_every_target_make_help_lists_works():
     """Each target `make help` lists runs: the workflow's in Snakemake's dry-run, the others as
     `make -n` (their commands printed, not run). `make cells` once failed at every call."""
