@@ -1,6 +1,8 @@
 """The exploration module on the tiny study of conftest's ``explore_study``."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -32,6 +34,22 @@ def test_load_takes_the_settings_from_the_checkpoint(here):
     assert by_path.name == "t/original/seed-0/deep-128"
     for a, b in zip(m.model.parameters(), by_path.model.parameters()):
         assert torch.equal(a, b)
+
+
+def test_a_model_older_than_a_parameter_takes_its_value_from_the_files(here, tmp_path):
+    """Models trained before a parameter existed (the committed study's predate eval_seed and
+    check_every) still load: the missing values are params/base.yaml's."""
+    import shutil
+
+    shutil.copytree(Path(__file__).resolve().parents[1] / "params", here / "params")
+    ckpt = torch.load(here / "checkpoints/t/original/seed-0/vanilla.pt", weights_only=True)
+    for key in ("eval_seed", "check_every"):
+        del ckpt["meta"]["params"][key]
+    old = tmp_path / "old.pt"
+    torch.save(ckpt, old)
+    m = models.load(old, device="cpu")
+    assert (m.params.eval_seed, m.params.check_every) == (1234, 500)
+    assert (m.params.profile, m.params.run, m.params.arch) == ("t", "original", "vanilla")
 
 
 def test_a_model_that_is_not_trained_names_what_is_and_the_command(here):

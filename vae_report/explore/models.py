@@ -23,6 +23,7 @@ from vae_report.devices import pick_device
 from vae_report.errors import DataError
 from vae_report.metrics.classifier import DigitClassifier, classify, load_classifier
 from vae_report.metrics.evaluation import evaluate_elbo, posterior_means
+from vae_report.param_files import read_yaml
 from vae_report.params import StudyParams, check_params, parameter_types
 from vae_report.train.checkpoints import repair_advice, in_progress_path, load_weights
 SPEC_FORMAT = "<profile>/<run>/seed-<n>/<arch>"
@@ -179,9 +180,12 @@ def load(spec: str | os.PathLike, device: str = "auto") -> Explorer:
         raise DataError(f"{path} records no parameters: it was not written by this project's "
                         f"trainer; {repair_advice(path)}")
     # the folders and the MNIST source are this checkout's, not those of the machine that
-    # trained; a parameter a later version dropped does not stop an older model from loading
+    # trained; a parameter a later version dropped does not stop an older model from loading,
+    # and one it added (e.g. eval_seed) takes params/base.yaml's value
     known = parameter_types()
     recorded = {k: v for k, v in recorded.items() if k in known}
+    if set(known) - set(recorded) - {"arch", "run", "profile"}:
+        recorded = {**read_yaml(layout.project_path("params/base.yaml")), **recorded}
     recorded.update(data_dir="data", reports_dir="reports", checkpoints_dir="checkpoints",
                     mnist_source="", device=str(dev))
     params = check_params(recorded)
